@@ -1,0 +1,80 @@
+# usdx.incident — the incident-response runbook as an Ansible collection.
+# `make demo` and `make test` do all their set-up themselves (see README.md).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COLLECTION_LINK := build/collections/ansible_collections/usdx/incident
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/ansible-playbook: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+.PHONY: venv
+venv: $(BIN)/ansible-playbook ## Python virtualenv with ansible, molecule, pytest
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+.PHONY: collection-link
+collection-link: $(COLLECTION_LINK) ## make usdx.incident.* resolve to this checkout
+
+.PHONY: engine
+engine: ## install and start the Docker engine and the Compose plugin if missing
+	scripts/ensure-docker.sh
+
+.PHONY: setup
+setup: venv collection-link engine ## everything the demo and the tests need
+
+.PHONY: sandbox-up
+sandbox-up: setup ## build and start the sandbox stack
+	sandbox/sandbox.sh up
+
+.PHONY: sandbox-down
+sandbox-down: ## stop the sandbox and remove its data
+	sandbox/sandbox.sh down
+
+.PHONY: fault
+fault: ## inject a fault into the sandbox: make fault F=api-down
+	sandbox/sandbox.sh fault "$(F)"
+
+.PHONY: lint
+lint: venv collection-link ## ansible-lint (profile production) and the changelog fragments
+	$(BIN)/ansible-lint
+	$(BIN)/antsibull-changelog lint
+
+.PHONY: sanity
+sanity: venv ## ansible-test sanity on a copy laid out as ansible_collections/usdx/incident
+	scripts/sanity.sh
+
+.PHONY: unit
+unit: venv collection-link ## unit tests (no Docker needed)
+	$(BIN)/pytest tests/unit
+
+.PHONY: integration
+integration: sandbox-up ## integration tests against the live sandbox and its faults
+	$(BIN)/pytest -m sandbox tests/integration
+
+.PHONY: molecule
+molecule: sandbox-up ## molecule scenarios against the sandbox
+	$(BIN)/molecule test --all
+
+.PHONY: build
+build: venv ## build the collection tarball into build/
+	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+.PHONY: test
+test: lint sanity unit build integration molecule ## the whole suite (what CI runs)
