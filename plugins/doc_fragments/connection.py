@@ -57,7 +57,9 @@ options:
     default: postgres
   login_password:
     description:
-      - Password of O(login_user), with O(connect_via=tcp). Never logged or returned.
+      - Password of O(login_user). Never logged or returned.
+      - With O(connect_via=container) it is handed to C(psql) in its environment (C(PGPASSWORD)), never on a
+        command line; it is only needed when the container does not trust local connections.
     type: str
   login_db:
     description:

@@ -1,0 +1,375 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: compose_service_info
+short_description: Report state, health, restarts, resources and image age of a compose project's services
+version_added: 0.1.0
+description:
+  - Answers the runbook's C(docker-compose ps), C(docker stats) and "what changed recently" in one call.
+  - Finds the containers of the project by their C(com.docker.compose.project) label, so it needs neither
+    the compose file nor the working directory of the project.
+  - For each service reports state, health, exit code, whether the kernel killed it for memory, restart count,
+    start and finish times, uptime, image and image age, memory and CPU use, and published ports.
+  - A project without containers is reported with RV(project_found=false) and empty results, not as a failure.
+  - The module never changes anything; C(changed) is always V(false).
+options:
+  services:
+    description:
+      - Report only these services. Services asked for but not found are listed in RV(missing).
+      - By default every service of the project.
+    type: list
+    elements: str
+    default: []
+  stats:
+    description:
+      - Sample memory and CPU use of the running containers with C(docker stats --no-stream) (takes about two seconds).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - usdx.incident.connection
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module only reads; check mode changes nothing about what it does.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+notes:
+  - When a service has several containers (scaled, or one-off C(docker compose run) containers), the service is
+    described by one of them (not a one-off, running if any is, else the latest started);
+    RV(services.replicas) counts them all.
+  - Health check output is text from the container; it is returned as a plain string, cut to 300 characters.
+seealso:
+  - module: community.docker.docker_compose_v2
+  - module: community.docker.docker_container_info
+author:
+  - USDX/Wexel DevOps Team (@usdx-wexel)
+"""
+
+EXAMPLES = r"""
+- name: What is running (docker-compose ps, docker stats)
+  usdx.incident.compose_service_info:
+    project_name: usdx-wexel
+  register: stack
+
+- name: Every service must be up and healthy
+  ansible.builtin.assert:
+    that:
+      - stack.project_found
+      - stack.not_running | length == 0
+      - stack.unhealthy | length == 0
+    fail_msg: "not running: {{ stack.not_running }}, unhealthy: {{ stack.unhealthy }}"
+
+- name: Only the indexer, without the stats sample
+  usdx.incident.compose_service_info:
+    services: [indexer]
+    stats: false
+  register: indexer
+
+- name: Was the indexer killed for memory?
+  ansible.builtin.debug:
+    msg: "exit {{ indexer.services.indexer.exit_code }}, OOM killed: {{ indexer.services.indexer.oom_killed }}"
+  when: "'indexer' in indexer.services"
+"""
+
+RETURN = r"""
+project_found:
+  description: Whether the project has any container (running or not).
+  returned: always
+  type: bool
+  sample: true
+project_name:
+  description: The compose project looked at, O(project_name).
+  returned: always
+  type: str
+  sample: usdx-wexel
+services:
+  description: The services found, keyed by service name.
+  returned: always
+  type: dict
+  contains:
+    service:
+      description: Compose service name.
+      type: str
+      sample: indexer
+    container:
+      description: Container name.
+      type: str
+      sample: usdx-wexel-indexer-1
+    container_id:
+      description: Full container id.
+      type: str
+      sample: 5f0c3b2e9a1d4c7b8e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d
+    replicas:
+      description: How many containers the service has, running or not.
+      type: int
+      sample: 1
+    state:
+      description: Container state (C(running), C(exited), C(restarting), C(paused), C(created), C(dead)).
+      type: str
+      sample: running
+    running:
+      description: Whether the container runs (and is not restarting).
+      type: bool
+      sample: true
+    restarting:
+      description: Whether the container is waiting to be restarted by its restart policy.
+      type: bool
+      sample: false
+    health:
+      description: Health status (C(starting), C(healthy), C(unhealthy)); V(null) without a health check.
+      type: str
+      sample: healthy
+    health_failing_streak:
+      description: Consecutive failed health checks; V(null) without a health check.
+      type: int
+      sample: 0
+    health_last_output:
+      description: Output of the latest health check, cut to 300 characters; V(null) without one.
+      type: str
+      sample: "ok"
+    exit_code:
+      description: Exit code of the last run (V(0) for a running container that never exited).
+      type: int
+      sample: 137
+    oom_killed:
+      description: Whether the kernel's OOM killer ended the last run.
+      type: bool
+      sample: false
+    error:
+      description: Docker's error for the container (C(State.Error)), empty when none.
+      type: str
+      sample: ""
+    restart_count:
+      description: How often Docker restarted the container (its restart policy).
+      type: int
+      sample: 0
+    created_at:
+      description: When the container was created (a C(docker compose up) that replaced it changes this).
+      type: str
+      sample: "2026-11-28T06:58:01.123456789Z"
+    started_at:
+      description: When the last run started; V(null) if never.
+      type: str
+      sample: "2026-11-28T06:58:02.123456789Z"
+    finished_at:
+      description: When the last run ended; V(null) if it never ended.
+      type: str
+      sample: null
+    uptime_seconds:
+      description: Seconds since RV(services.started_at) for a running container, else V(null).
+      type: float
+      sample: 3600.5
+    image:
+      description: Image as configured (name and tag).
+      type: str
+      sample: usdx-sandbox/indexer:latest
+    image_id:
+      description: Id of the image the container runs.
+      type: str
+      sample: sha256:41a787384683c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7
+    image_created:
+      description: When the image was built; V(null) if the image no longer exists.
+      type: str
+      sample: "2026-11-28T06:50:00.000000000Z"
+    image_age_seconds:
+      description: Seconds since RV(services.image_created); V(null) if unknown.
+      type: float
+      sample: 86400.0
+    memory_limit_set:
+      description: Whether the container has a memory limit of its own (otherwise docker stats shows the host's memory).
+      type: bool
+      sample: true
+    memory_usage_bytes:
+      description: Memory in use, from C(docker stats); V(null) when not running or O(stats=false).
+      type: int
+      sample: 13107200
+    memory_limit_bytes:
+      description: Memory limit as C(docker stats) shows it; V(null) when not running or O(stats=false).
+      type: int
+      sample: 268435456
+    memory_percent:
+      description: RV(services.memory_usage_bytes) as a percentage of the limit; V(null) when not sampled.
+      type: float
+      sample: 4.88
+    cpu_percent:
+      description: CPU use in percent of one core; V(null) when not sampled.
+      type: float
+      sample: 0.5
+    pids:
+      description: Number of processes in the container; V(null) when not sampled.
+      type: int
+      sample: 4
+    ports:
+      description: Published ports; V(host_port) is V(null) for an exposed but unpublished port.
+      type: list
+      elements: dict
+      sample: [{"container_port": 3001, "protocol": "tcp", "host_ip": "127.0.0.1", "host_port": 3001}]
+  sample:
+    indexer:
+      service: indexer
+      state: exited
+      running: false
+      exit_code: 137
+      oom_killed: false
+running:
+  description: Services whose container runs, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [chain, db, redis, webapp]
+not_running:
+  description: Services whose container does not run (exited, created, restarting, paused, dead), sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [indexer]
+unhealthy:
+  description: Services whose health check reports C(unhealthy), sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+missing:
+  description: Services named in O(services) that the project has no container for.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+import datetime as dt
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.usdx.incident.plugins.module_utils._docker import (
+    COMPOSE_SERVICE_LABEL,
+    DockerCli,
+    DockerError,
+    docker_argument_spec,
+    docker_time_or_none,
+    primary_container,
+    seconds_since,
+)
+from ansible_collections.usdx.incident.plugins.module_utils._logscan import clean
+
+NOT_SAMPLED = {"memory_usage_bytes": None, "memory_limit_bytes": None, "memory_percent": None, "cpu_percent": None, "pids": None}
+
+
+def parse_ports(container: dict) -> list[dict]:
+    """Published ports of a container: the live bindings, else (stopped) the configured ones."""
+    live = (container.get("NetworkSettings") or {}).get("Ports") or {}
+    configured = (container.get("HostConfig") or {}).get("PortBindings") or {}
+    ports = []
+    for spec, bindings in sorted((live or configured).items()):
+        port, _sep, protocol = spec.partition("/")
+        for binding in bindings or [{}]:
+            host_port = str(binding.get("HostPort") or "")
+            ports.append({
+                "container_port": int(port) if port.isdigit() else port,
+                "protocol": protocol or "tcp",
+                "host_ip": binding.get("HostIp") or None,
+                "host_port": int(host_port) if host_port.isdigit() else None,
+            })
+    return ports
+
+
+def container_info(container: dict, image: dict | None, stats: dict | None, now: dt.datetime) -> dict:
+    """The module's view of one container from inspect data, its image's inspect data and a stats sample."""
+    state = container.get("State") or {}
+    config = container.get("Config") or {}
+    labels = config.get("Labels") or {}
+    health = state.get("Health")
+    health_log = (health or {}).get("Log") or []
+    running = bool(state.get("Running")) and not state.get("Restarting")
+    image_created = (image or {}).get("Created")
+    info = {
+        "service": labels.get(COMPOSE_SERVICE_LABEL, str(container.get("Name", "")).lstrip("/")),
+        "container": str(container.get("Name", "")).lstrip("/"),
+        "container_id": container.get("Id"),
+        "state": state.get("Status"),
+        "running": running,
+        "restarting": bool(state.get("Restarting")),
+        "health": health.get("Status") if health else None,
+        "health_failing_streak": health.get("FailingStreak") if health else None,
+        "health_last_output": clean(str(health_log[-1].get("Output") or "").strip()) if health_log else None,
+        "exit_code": state.get("ExitCode"),
+        "oom_killed": bool(state.get("OOMKilled")),
+        "error": state.get("Error") or "",
+        "restart_count": int(container.get("RestartCount") or 0),
+        "created_at": docker_time_or_none(container.get("Created")),
+        "started_at": docker_time_or_none(state.get("StartedAt")),
+        "finished_at": docker_time_or_none(state.get("FinishedAt")),
+        "uptime_seconds": seconds_since(state.get("StartedAt"), now) if running else None,
+        "image": config.get("Image"),
+        "image_id": container.get("Image"),
+        "image_created": docker_time_or_none(image_created),
+        "image_age_seconds": seconds_since(image_created, now),
+        "memory_limit_set": bool((container.get("HostConfig") or {}).get("Memory")),
+        "ports": parse_ports(container),
+    }
+    info.update(stats if (stats and running) else NOT_SAMPLED)
+    return info
+
+
+class ComposeServiceInfo:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.docker = DockerCli(module, self.params["docker_cli"], self.params["project_name"])
+
+    def run(self) -> dict:
+        found = self.docker.service_containers()
+        wanted = list(dict.fromkeys(self.params["services"] or sorted(found)))
+        chosen = {name: primary_container(found[name]) for name in wanted if found.get(name)}
+        running_ids = [c["Id"] for c in chosen.values() if c["State"].get("Running") and not c["State"].get("Restarting")]
+        stats = self.docker.stats(running_ids) if self.params["stats"] else {}
+        images = self.docker.image_inspect([c.get("Image") for c in chosen.values()])
+        now = dt.datetime.now(dt.timezone.utc)
+        services = {}
+        for name, container in chosen.items():
+            info = container_info(container, images.get(container.get("Image")), stats.get(container["Id"]), now)
+            info["service"] = name
+            info["replicas"] = len(found[name])
+            services[name] = info
+        return {
+            "changed": False,
+            "project_found": bool(found),
+            "project_name": self.params["project_name"],
+            "services": services,
+            "running": sorted(n for n, s in services.items() if s["running"]),
+            "not_running": sorted(n for n, s in services.items() if not s["running"]),
+            "unhealthy": sorted(n for n, s in services.items() if s["health"] == "unhealthy"),
+            "missing": [n for n in wanted if n not in services],
+        }
+
+
+def main() -> None:
+    argument_spec = docker_argument_spec()
+    argument_spec.update(
+        services={"type": "list", "elements": "str", "default": []},
+        stats={"type": "bool", "default": True},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = ComposeServiceInfo(module).run()
+    except DockerError as exc:
+        module.fail_json(msg=f"compose_service_info: {exc}", exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.usdx.incident.plugins.module_utils._postgres import parse_psql_json
+from ansible_collections.usdx.incident.plugins.modules import pg_activity_info
+from ansible_collections.usdx.incident.plugins.modules.pg_activity_info import activity_sql, summarize
+
+SECRET = "sandbox-superuser-pw"
+DB_INSPECT = json.dumps([{"Id": "dbcid", "Name": "/usdx-wexel-db-1", "State": {"Running": True},
+                          "Config": {"Labels": {"com.docker.compose.service": "db"}}}])
+
+
+def _docker(fake_docker, exec_answer):
+    return fake_docker({("ps",): (0, "dbcid\n", ""), ("container", "inspect"): (0, DB_INSPECT, ""), ("exec",): exec_answer})
+
+
+def test_summarize_recorded_role_limit(fixture_text):
+    result = summarize(parse_psql_json(fixture_text("postgres/activity_exhausted_role_limit.psql")))
+    assert result["is_available"] is True
+    assert result["exhausted"] is True
+    assert result["max_connections"] == 20
+    assert result["superuser_reserved_connections"] == 3
+    assert result["available_connections"] == 2
+    assert result["use_percent"] == 75.0
+    assert result["connections"]["total"] == 15
+    assert result["connections"]["by_user"] == {"usdx": 15}
+    assert result["role_limits"] == [{"user": "usdx", "limit": 15, "connections": 15, "at_limit": True, "use_percent": 100.0}]
+    assert len(result["idle_connections"]) == 13
+    assert result["idle_in_transaction"][0]["query"] == "SELECT * FROM locktest WHERE id = 1 FOR UPDATE"
+    holder = result["idle_in_transaction"][0]["pid"]
+    assert result["waiting_locks"][0]["blocking_pids"] == [holder]
+    assert result["waiting_locks"][0]["mode"] == "ShareLock"
+    assert result["blocking_pids"] == [holder]
+    assert result["active_queries"][0]["wait_event_type"] == "Lock"
+
+
+@pytest.mark.parametrize(
+    ("total", "reserved", "limits", "exhausted", "available", "percent"),
+    [
+        (2, 3, [], False, 15, 10.0),
+        (17, 3, [], True, 0, 85.0),
+        (19, 3, [], True, 0, 95.0),
+        (5, 3, [{"user": "usdx", "limit": 5, "connections": 5}], True, 12, 25.0),
+        (5, 3, [{"user": "usdx", "limit": 0, "connections": 0}], True, 12, 25.0),
+        (4, 3, [{"user": "usdx", "limit": 5, "connections": 4}], False, 13, 20.0),
+    ],
+    ids=["quiet", "ordinary-slots-full", "into-reserved-slots", "role-at-limit", "role-disabled", "role-below-limit"],
+)
+def test_summarize_exhaustion(total, reserved, limits, exhausted, available, percent):
+    doc = {"server_version": "15", "max_connections": 20, "superuser_reserved_connections": reserved, "total": total,
+           "role_limits": limits, "waiting_locks": None}
+    result = summarize(doc)
+    assert (result["exhausted"], result["available_connections"], result["use_percent"]) == (exhausted, available, percent)
+    assert [r["at_limit"] for r in result["role_limits"]] == [r["connections"] >= r["limit"] for r in limits]
+    assert result["waiting_locks"] == [] and result["idle_connections"] == []
+
+
+def test_activity_sql_embeds_only_integers():
+    sql = activity_sql(300, 10, 1000)
+    assert "make_interval(secs => 300)" in sql
+    assert "LIMIT 10" in sql
+    assert "left(query, 1000)" in sql
+    assert "{" not in sql.replace("'{}'", "")  # every template field was filled
+
+
+def test_module_container_path(run_module, fake_docker, fixture_text):
+    fake = _docker(fake_docker, (0, fixture_text("postgres/activity_exhausted_role_limit.psql"), ""))
+    result = run_module(pg_activity_info.main, {"connect_via": "container", "login_password": SECRET, "idle_threshold": 2}, fake)
+    assert result["changed"] is False
+    assert result["is_available"] is True
+    assert result["connect_via"] == "container"
+    assert result["exhausted"] is True
+    assert result["server_version"].startswith("15.")
+    assert SECRET not in json.dumps(result)
+    assert "make_interval(secs => 2)" in fake.calls[-1][1]["data"]
+
+
+@pytest.mark.parametrize(
+    ("stderr", "exhausted"),
+    [
+        ('psql: error: connection to server on socket "/s" failed: FATAL:  sorry, too many clients already\n', True),
+        ('psql: error: connection to server on socket "/s" failed: No such file or directory\n', False),
+    ],
+    ids=["too-many-clients", "server-down"],
+)
+def test_module_reports_unavailable_server(run_module, fake_docker, stderr, exhausted):
+    result = run_module(pg_activity_info.main, {"connect_via": "container"}, _docker(fake_docker, (2, "", stderr)))
+    assert result.get("failed") is None
+    assert result["is_available"] is False
+    assert result["exhausted"] is exhausted
+    assert result["error"] == stderr.strip().replace("psql: error: ", "")
+    assert "connections" not in result
+
+
+def test_module_fails_on_query_error(run_module, fake_docker):
+    result = run_module(pg_activity_info.main, {"connect_via": "container"},
+                        _docker(fake_docker, (3, "", "psql:<stdin>:2: ERROR:  permission denied for view pg_roles\n")))
+    assert result["failed"] is True
+    assert result["msg"] == "pg_activity_info: <stdin>:2: ERROR:  permission denied for view pg_roles"
+
+
+def test_module_never_echoes_password(run_module, fake_docker):
+    result = run_module(pg_activity_info.main, {"connect_via": "container", "login_password": SECRET},
+                        _docker(fake_docker, (2, "", f"psql: error: FATAL: password {SECRET} rejected\n")))
+    assert SECRET not in json.dumps(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"active_limit": 0}, "active_limit=0 is out of range: accepted values are 1 to 100"),
+        ({"max_query_length": 20000}, "max_query_length=20000 is out of range: accepted values are 1 to 10000"),
+        ({"idle_threshold": -1}, "idle_threshold=-1 is out of range: accepted values are 0 to 315360000"),
+        ({"connect_via": "socket"}, "value of connect_via must be one of: tcp, container, got: socket"),
+        ({"idle_threshold": "five"}, "argument 'idle_threshold' is of type str and we were unable to convert to int"),
+    ],
+    ids=["active-limit-low", "query-length-high", "idle-negative", "bad-connect-via", "not-an-int"],
+)
+def test_module_bad_options(run_module, fake_docker, args, message):
+    result = run_module(pg_activity_info.main, args, fake_docker({}))
+    assert result["failed"] is True
+    assert message in result["msg"]
