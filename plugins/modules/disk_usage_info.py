@@ -1,0 +1,571 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: disk_usage_info
+short_description: Report disk use, old logs, old backups and Docker's reclaimable space
+version_added: 0.1.0
+description:
+  - Automates the diagnosis of the runbook scenario I(Out of Disk Space) (C(df -h), C(docker system df),
+    C(find /var/log -mtime +30), C(find /var/backups/usdx-wexel -mtime +60)) without changing anything.
+  - Measures the filesystem of each of O(paths) with C(statvfs) (space and inodes, like C(df -h) and C(df -i))
+    and lists the paths whose use is at or over O(threshold_percent) in RV(full).
+  - Lists the files older than O(log_max_age_days) in O(log_dirs) and older than O(backup_max_age_days) in
+    O(backup_dirs). The newest backup of each backup directory is always flagged C(newest=true), even when it
+    is old, so that a later clean-up can keep it.
+  - Lists the O(largest) largest files found under O(paths), staying on the filesystem of each path.
+  - With O(docker=true), reports the space C(docker system df) says is reclaimable, per kind; nothing is pruned.
+  - Scans never follow symbolic links (links are skipped), so they never leave the scanned directories.
+    Unreadable directories and files that vanish during a scan are reported in C(errors), not raised.
+author:
+  - USDX/Wexel DevOps Team (@usdx-wexel)
+extends_documentation_fragment:
+  - usdx.incident.connection
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads; it runs unchanged in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  paths:
+    description:
+      - Mount points or directories whose filesystems are measured, and under which the largest files are searched.
+    type: list
+    elements: path
+    default: ['/']
+  threshold_percent:
+    description:
+      - A path whose space or inode use is at or over this percentage is listed in RV(full).
+      - Must be greater than 0 and at most 100.
+    type: float
+    default: 90
+  log_dirs:
+    description:
+      - Directories holding log files, scanned recursively.
+    type: list
+    elements: path
+    default: []
+  log_patterns:
+    description:
+      - Shell patterns a log file's base name must match (the runbook uses C(*.log)).
+    type: list
+    elements: str
+    default: ['*.log', '*.log.*']
+  log_max_age_days:
+    description:
+      - A log file last modified more than this many days (periods of 24 hours) ago is old.
+    type: int
+    default: 30
+  backup_dirs:
+    description:
+      - Directories holding database backups, scanned recursively.
+    type: list
+    elements: path
+    default: []
+  backup_patterns:
+    description:
+      - Shell patterns a backup file's base name must match.
+    type: list
+    elements: str
+    default: ['*']
+  backup_max_age_days:
+    description:
+      - A backup last modified more than this many days (periods of 24 hours) ago is old.
+    type: int
+    default: 60
+  largest:
+    description:
+      - How many of the largest files under O(paths) to report. V(0) skips that scan.
+    type: int
+    default: 10
+  max_files:
+    description:
+      - At most this many directory entries are examined under each scanned directory;
+        a scan that stops there says C(truncated=true).
+    type: int
+    default: 100000
+  docker:
+    description:
+      - Report Docker's reclaimable space per kind (C(docker system df)). Nothing is removed.
+      - O(project_name) is not used by this module, C(docker system df) covers the whole engine.
+    type: bool
+    default: true
+notes:
+  - Old files are those whose modification time is more than N days ago, which includes everything
+    C(find -mtime +N) finds.
+seealso:
+  - module: usdx.incident.indexer_lag_info
+"""
+
+EXAMPLES = r"""
+- name: Measure the data filesystem and find what can be cleaned
+  usdx.incident.disk_usage_info:
+    paths:
+      - /
+      - /var/lib/docker
+    log_dirs:
+      - /var/log/usdx-wexel
+    backup_dirs:
+      - /var/backups/usdx-wexel
+  register: disk
+
+- name: Say which filesystems are full
+  ansible.builtin.debug:
+    msg: "{{ item.path }} is {{ item.percent_used }}% used ({{ item.free_bytes | usdx.incident.human_size }} free)"
+  loop: "{{ disk.paths | selectattr('over_threshold') }}"
+
+- name: Old backups that a clean-up may delete (never the newest of a directory)
+  ansible.builtin.debug:
+    msg: "{{ disk.backups.dirs | map(attribute='old_files') | flatten | rejectattr('newest') | map(attribute='path') }}"
+
+- name: The module never changes anything
+  ansible.builtin.assert:
+    that:
+      - not disk.changed
+"""
+
+RETURN = r"""
+paths:
+  description: One entry per O(paths) item, in the same order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The path as given.
+      type: str
+      sample: /var/lib/docker
+    exists:
+      description: Whether the path exists.
+      type: bool
+      sample: true
+    mount_point:
+      description: Mount point of the filesystem holding the path.
+      type: str
+      sample: /
+    fs_type:
+      description: Filesystem type from C(/proc/self/mounts), V(null) when unknown.
+      type: str
+      sample: ext4
+    total_bytes:
+      description: Size of the filesystem.
+      type: int
+      sample: 268435456
+    used_bytes:
+      description: Space in use.
+      type: int
+      sample: 255013683
+    free_bytes:
+      description: Space available to unprivileged users (C(df)'s I(Avail)).
+      type: int
+      sample: 13421773
+    percent_used:
+      description: Used share of the space users can have, like C(df)'s I(Use%), one decimal.
+      type: float
+      sample: 95.0
+    inodes_total:
+      description: Number of inodes.
+      type: int
+      sample: 65536
+    inodes_used:
+      description: Inodes in use.
+      type: int
+      sample: 310
+    inodes_free:
+      description: Inodes available to unprivileged users.
+      type: int
+      sample: 65226
+    inodes_percent_used:
+      description: Used share of the inodes.
+      type: float
+      sample: 0.5
+    over_threshold:
+      description: Whether space or inode use is at or over O(threshold_percent).
+      type: bool
+      sample: true
+    error:
+      description: Why the path could not be measured, V(null) when it was.
+      type: str
+      sample: null
+full:
+  description: The O(paths) items whose space or inode use is at or over O(threshold_percent).
+  returned: always
+  type: list
+  elements: str
+  sample: [/srv/usdx/data]
+threshold_percent:
+  description: The threshold used for RV(full).
+  returned: always
+  type: float
+  sample: 90.0
+logs:
+  description: Old files in O(log_dirs).
+  returned: always
+  type: dict
+  contains:
+    max_age_days:
+      description: O(log_max_age_days).
+      type: int
+      sample: 30
+    old_count:
+      description: Number of old log files in all directories.
+      type: int
+      sample: 12
+    old_bytes:
+      description: Total size of the old log files.
+      type: int
+      sample: 104857600
+    dirs:
+      description: One entry per O(log_dirs) item.
+      type: list
+      elements: dict
+      contains:
+        path:
+          description: The directory.
+          type: str
+          sample: /var/log/usdx-wexel
+        exists:
+          description: Whether it exists and is a directory.
+          type: bool
+          sample: true
+        file_count:
+          description: Number of matching files.
+          type: int
+          sample: 14
+        total_bytes:
+          description: Total size of the matching files.
+          type: int
+          sample: 115343360
+        old_files:
+          description:
+            - Matching files older than O(log_max_age_days), oldest first.
+            - Each has C(path), C(size) (bytes), C(mtime) (ISO 8601, UTC), C(age_days) and C(newest) (always V(false) for logs).
+          type: list
+          elements: dict
+          sample:
+            - path: /var/log/usdx-wexel/indexer.log.3
+              size: 10485760
+              mtime: "2026-09-01T07:00:00+00:00"
+              age_days: 88.0
+              newest: false
+        old_count:
+          description: Number of old files.
+          type: int
+          sample: 12
+        old_bytes:
+          description: Total size of the old files.
+          type: int
+          sample: 104857600
+        newest:
+          description: Always V(null) for logs.
+          type: dict
+          sample: null
+        truncated:
+          description: Whether the scan stopped at O(max_files).
+          type: bool
+          sample: false
+        errors:
+          description: Unreadable entries met during the scan (at most 20).
+          type: list
+          elements: str
+          sample: []
+backups:
+  description:
+    - Old files in O(backup_dirs), with the same structure as RV(logs).
+    - In each directory the newest backup is in C(newest) and, when it is old, stays in C(old_files) with
+      C(newest=true); C(old_count) and C(old_bytes) never count it.
+  returned: always
+  type: dict
+  contains:
+    max_age_days:
+      description: O(backup_max_age_days).
+      type: int
+      sample: 60
+    old_count:
+      description: Number of old backups that are not the newest of their directory.
+      type: int
+      sample: 3
+    old_bytes:
+      description: Their total size.
+      type: int
+      sample: 62914560
+    dirs:
+      description: One entry per O(backup_dirs) item, as in RV(logs.dirs), with C(newest) set.
+      type: list
+      elements: dict
+      sample:
+        - path: /var/backups/usdx-wexel
+          exists: true
+          file_count: 4
+          total_bytes: 83886080
+          newest:
+            path: /var/backups/usdx-wexel/usdx_wexel-2026-11-27.sql.gz
+            size: 20971520
+            mtime: "2026-11-27T03:00:00+00:00"
+            age_days: 1.17
+            newest: true
+          old_files:
+            - path: /var/backups/usdx-wexel/usdx_wexel-2026-08-01.sql.gz
+              size: 20971520
+              mtime: "2026-08-01T03:00:00+00:00"
+              age_days: 119.17
+              newest: false
+          old_count: 1
+          old_bytes: 20971520
+          truncated: false
+          errors: []
+largest_files:
+  description: The O(largest) largest files under O(paths), largest first, each with C(path), C(size), C(mtime), C(age_days).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - path: /var/lib/postgresql/data/base/16384/16423
+      size: 1073741824
+      mtime: "2026-11-28T06:59:00+00:00"
+      age_days: 0.01
+scan:
+  description: How the largest-files scan went.
+  returned: always
+  type: dict
+  contains:
+    files_scanned:
+      description: Directory entries examined.
+      type: int
+      sample: 5210
+    truncated:
+      description: Whether a scan stopped at O(max_files).
+      type: bool
+      sample: false
+    errors:
+      description: Unreadable entries (at most 20 per path).
+      type: list
+      elements: str
+      sample: ["/root/.cache: Permission denied"]
+docker:
+  description:
+    - Docker's disk use per kind from C(docker system df); V(null) with O(docker=false).
+    - The kinds C(images), C(containers), C(volumes), C(build_cache) each have C(total_count), C(active),
+      C(size_bytes) and C(reclaimable_bytes).
+  returned: always
+  type: dict
+  contains:
+    available:
+      description: Whether C(docker system df) answered.
+      type: bool
+      sample: true
+    error:
+      description: Why not, V(null) when it did.
+      type: str
+      sample: null
+    reclaimable_bytes:
+      description: Sum of the reclaimable bytes of all kinds.
+      type: int
+      sample: 1199000000
+    images:
+      description: Images.
+      type: dict
+      sample: {total_count: 7, active: 5, size_bytes: 3600000000, reclaimable_bytes: 1199000000}
+    containers:
+      description: Containers (stopped ones are reclaimable).
+      type: dict
+      sample: {total_count: 6, active: 5, size_bytes: 2048, reclaimable_bytes: 1024}
+    volumes:
+      description: Local volumes.
+      type: dict
+      sample: {total_count: 1, active: 1, size_bytes: 0, reclaimable_bytes: 0}
+    build_cache:
+      description: Build cache.
+      type: dict
+      sample: {total_count: 0, active: 0, size_bytes: 0, reclaimable_bytes: 0}
+summary:
+  description: What a clean-up following the runbook could free, in bytes (the newest backups excluded).
+  returned: always
+  type: dict
+  sample: {old_log_bytes: 104857600, old_backup_bytes: 62914560, docker_reclaimable_bytes: 1199000000, reclaimable_bytes: 1366772160}
+"""
+
+import json
+import os
+import time
+import traceback
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.usdx.incident.plugins.module_utils._disk import (
+    file_record,
+    largest_files,
+    measure_path,
+    parse_docker_df_summary,
+    read_mounts,
+    scan_files,
+)
+from ansible_collections.usdx.incident.plugins.module_utils._docker import (
+    DockerCli,
+    DockerError,
+    docker_argument_spec,
+)
+
+DOCKER_KINDS = ("images", "containers", "volumes", "build_cache")
+
+
+class DiskUsage:
+    """Collects the facts; touches nothing."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.now = time.time()
+
+    def old_files(self, directory: str, patterns: list[str], max_age_days: int, mark_newest: bool) -> dict[str, t.Any]:
+        entry: dict[str, t.Any] = {
+            "path": directory, "exists": os.path.isdir(directory), "file_count": 0, "total_bytes": 0,
+            "newest": None, "old_files": [], "old_count": 0, "old_bytes": 0, "truncated": False, "errors": [],
+        }
+        if not entry["exists"]:
+            entry["errors"] = [f"{directory}: not a directory" if os.path.lexists(directory) else f"{directory}: does not exist"]
+            return entry
+        scan = scan_files(directory, self.params["max_files"], patterns=patterns)
+        newest = max(scan.files, key=lambda f: (f.mtime, f.path)) if (mark_newest and scan.files) else None
+        limit = self.now - max_age_days * 86400.0
+        old = sorted((f for f in scan.files if f.mtime < limit), key=lambda f: (f.mtime, f.path))
+        records = []
+        for item in old:
+            record = file_record(item, self.now)
+            record["newest"] = item == newest
+            records.append(record)
+        counted = [r for r in records if not r["newest"]]
+        if newest is not None:
+            entry["newest"] = dict(file_record(newest, self.now), newest=True)
+        entry.update({
+            "file_count": len(scan.files),
+            "total_bytes": sum(f.size for f in scan.files),
+            "old_files": records,
+            "old_count": len(counted),
+            "old_bytes": sum(r["size"] for r in counted),
+            "truncated": scan.truncated,
+            "errors": scan.errors,
+        })
+        return entry
+
+    def old_files_section(self, dirs: list[str], patterns: list[str], max_age_days: int, mark_newest: bool) -> dict[str, t.Any]:
+        entries = [self.old_files(d, patterns, max_age_days, mark_newest) for d in dirs]
+        return {
+            "max_age_days": max_age_days,
+            "dirs": entries,
+            "old_count": sum(e["old_count"] for e in entries),
+            "old_bytes": sum(e["old_bytes"] for e in entries),
+        }
+
+    def largest(self) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
+        count = self.params["largest"]
+        info: dict[str, t.Any] = {"files_scanned": 0, "truncated": False, "errors": []}
+        if count == 0:
+            return [], info
+        seen: dict[str, t.Any] = {}
+        for root in self.params["paths"]:
+            scan = scan_files(root, self.params["max_files"], one_filesystem=True)
+            info["files_scanned"] += scan.scanned
+            info["truncated"] = info["truncated"] or scan.truncated
+            info["errors"].extend(scan.errors)
+            for item in largest_files(scan.files, count):
+                seen[item.path] = item
+        return [file_record(f, self.now) for f in largest_files(seen.values(), count)], info
+
+    def docker(self) -> dict[str, t.Any] | None:
+        if not self.params["docker"]:
+            return None
+        result: dict[str, t.Any] = {"available": False, "error": None, "reclaimable_bytes": 0}
+        result.update({kind: None for kind in DOCKER_KINDS})
+        if not self.module.get_bin_path(self.params["docker_cli"]):
+            result["error"] = f"docker CLI {self.params['docker_cli']!r} not found"
+            return result
+        client = DockerCli(self.module, docker_cli=self.params["docker_cli"], project_name=self.params["project_name"])
+        try:
+            _rc, out, _err = client.run(["system", "df", "--format", "{{json .}}"])
+            kinds = parse_docker_df_summary(json.loads(line) for line in out.splitlines() if line.strip())
+        except DockerError as exc:
+            result["error"] = str(exc)
+            return result
+        except ValueError as exc:
+            result["error"] = f"cannot parse docker system df output: {exc}"
+            return result
+        result.update(kinds)
+        result["available"] = True
+        result["reclaimable_bytes"] = sum(v["reclaimable_bytes"] for v in kinds.values())
+        return result
+
+    def run(self) -> dict[str, t.Any]:
+        params = self.params
+        mounts = read_mounts()
+        measured = [measure_path(p, params["threshold_percent"], mounts) for p in params["paths"]]
+        logs = self.old_files_section(params["log_dirs"], params["log_patterns"], params["log_max_age_days"], False)
+        backups = self.old_files_section(params["backup_dirs"], params["backup_patterns"], params["backup_max_age_days"], True)
+        largest, scan = self.largest()
+        docker = self.docker()
+        docker_bytes = docker["reclaimable_bytes"] if docker else 0
+        return {
+            "changed": False,
+            "paths": measured,
+            "full": [m["path"] for m in measured if m["over_threshold"]],
+            "threshold_percent": float(params["threshold_percent"]),
+            "logs": logs,
+            "backups": backups,
+            "largest_files": largest,
+            "scan": scan,
+            "docker": docker,
+            "summary": {
+                "old_log_bytes": logs["old_bytes"],
+                "old_backup_bytes": backups["old_bytes"],
+                "docker_reclaimable_bytes": docker_bytes,
+                "reclaimable_bytes": logs["old_bytes"] + backups["old_bytes"] + docker_bytes,
+            },
+        }
+
+
+def validate(module: AnsibleModule) -> None:
+    params = module.params
+    if not 0 < params["threshold_percent"] <= 100:
+        module.fail_json(msg=f"threshold_percent={params['threshold_percent']!r} is out of range: accepted values are > 0 and <= 100")
+    for name in ("log_max_age_days", "backup_max_age_days", "largest"):
+        if params[name] < 0:
+            module.fail_json(msg=f"{name}={params[name]!r} is negative: accepted values are integers >= 0")
+    if params["max_files"] < 1:
+        module.fail_json(msg=f"max_files={params['max_files']!r} is out of range: accepted values are integers >= 1")
+
+
+def main() -> None:
+    argument_spec = docker_argument_spec()
+    argument_spec.update(
+        paths={"type": "list", "elements": "path", "default": ["/"]},
+        threshold_percent={"type": "float", "default": 90},
+        log_dirs={"type": "list", "elements": "path", "default": []},
+        log_patterns={"type": "list", "elements": "str", "default": ["*.log", "*.log.*"]},
+        log_max_age_days={"type": "int", "default": 30},
+        backup_dirs={"type": "list", "elements": "path", "default": []},
+        backup_patterns={"type": "list", "elements": "str", "default": ["*"]},
+        backup_max_age_days={"type": "int", "default": 60},
+        largest={"type": "int", "default": 10},
+        max_files={"type": "int", "default": 100000},
+        docker={"type": "bool", "default": True},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    validate(module)
+    try:
+        result = DiskUsage(module).run()
+    except OSError as exc:
+        module.fail_json(msg=f"disk measurement failed: {exc}", exception=traceback.format_exc())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import types
+from urllib.error import HTTPError, URLError
+
+import pytest
+
+from ansible_collections.usdx.incident.plugins.modules import indexer_lag_info
+from ansible_collections.usdx.incident.plugins.modules.indexer_lag_info import classify, eta, rate
+
+RPC = "http://127.0.0.1:58545"
+METRICS = "http://127.0.0.1:3001/metrics"
+GENESIS = 1_795_000_000
+
+
+class World:
+    """A chain and an indexer on a fake clock; answers open_url like the sandbox does."""
+
+    def __init__(self, head=1000, indexed=990, chain_rate=1.0, index_rate=1.0, rpc_down=False, metrics_down=False,
+                 metrics_status=200, paused=0, rpc_error=None, metrics_text=None, block_missing=False):
+        self.clock = 100.0
+        self.head0, self.indexed0 = head, indexed
+        self.chain_rate, self.index_rate = chain_rate, index_rate
+        self.rpc_down, self.metrics_down, self.metrics_status = rpc_down, metrics_down, metrics_status
+        self.paused, self.rpc_error, self.metrics_text, self.block_missing = paused, rpc_error, metrics_text, block_missing
+        self.requests = []
+
+    def head(self):
+        return int(self.head0 + self.chain_rate * (self.clock - 100.0))
+
+    def indexed(self):
+        return min(self.head(), int(self.indexed0 + self.index_rate * (self.clock - 100.0)))
+
+    def open_url(self, url, data=None, headers=None, method=None, timeout=None, validate_certs=True, follow_redirects=None):
+        self.requests.append((url, method, json.loads(data) if data else None, timeout, validate_certs))
+        self.clock += 0.001
+        if url == RPC:
+            if self.rpc_down:
+                raise URLError(ConnectionRefusedError(111, "Connection refused"))
+            call = json.loads(data)
+            if self.rpc_error:
+                body = {"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32000, "message": self.rpc_error}}
+            elif call["method"] == "eth_blockNumber":
+                body = {"jsonrpc": "2.0", "id": call["id"], "result": hex(self.head())}
+            else:
+                number = int(call["params"][0], 16)
+                block = None if self.block_missing else {"number": hex(number), "timestamp": hex(GENESIS + number)}
+                body = {"jsonrpc": "2.0", "id": call["id"], "result": block}
+            return types.SimpleNamespace(getcode=lambda: 200, read=lambda: json.dumps(body).encode())
+        if url == METRICS:
+            if self.metrics_down:
+                raise URLError(ConnectionRefusedError(111, "Connection refused"))
+            if self.metrics_status != 200:
+                raise HTTPError(url, self.metrics_status, "Internal Server Error", {}, io.BytesIO(b""))
+            text = self.metrics_text if self.metrics_text is not None else (
+                f"# TYPE usdx_indexer_last_indexed_block gauge\n"
+                f"usdx_indexer_last_indexed_block {self.indexed()}\n"
+                f"usdx_indexer_chain_head_block {self.head()}\n"
+                f"usdx_indexer_lag_blocks {self.head() - self.indexed()}\n"
+                f"usdx_indexer_lag_seconds {float(self.head() - self.indexed()) + 0.5}\n"
+                f"usdx_indexer_paused {self.paused}\nusdx_maintenance_mode 0\n")
+            return types.SimpleNamespace(getcode=lambda: 200, read=text.encode)
+        raise AssertionError(url)
+
+
+@pytest.fixture
+def world(monkeypatch):
+    def make(**kwargs):
+        w = World(**kwargs)
+        monkeypatch.setattr(indexer_lag_info, "open_url", w.open_url)
+
+        def sleep(seconds):
+            w.clock += seconds
+        monkeypatch.setattr(indexer_lag_info, "time", types.SimpleNamespace(monotonic=lambda: w.clock, sleep=sleep))
+        return w
+    return make
+
+
+def _run(run_module, **args):
+    return run_module(indexer_lag_info.main, {"rpc_url": RPC, "metrics_url": METRICS, **args})
+
+
+def test_healthy(run_module, world):
+    w = world(head=1000, indexed=998)
+    result = _run(run_module)
+    assert result["changed"] is False
+    assert result["status"] == "ok" and result["eta_seconds"] == 0
+    assert (result["chain_head_block"], result["last_indexed_block"], result["lag_blocks"]) == (1002, 1000, 2)
+    assert result["lag_seconds"] == 2.0 and result["lag_source"] == "rpc"
+    assert result["sample"]["indexed_blocks_per_second"] == pytest.approx(1.0, abs=0.01)
+    assert result["rpc"]["reachable"] is True and result["rpc"]["error"] is None
+    assert result["rpc"]["head_timestamp"] == GENESIS + 1002
+    assert result["indexer"]["reachable"] is True and result["indexer"]["paused"] is False
+    assert result["indexer"]["status_code"] == 200
+    methods = [r[2]["method"] for r in w.requests if r[2]]
+    assert methods == ["eth_blockNumber", "eth_blockNumber", "eth_getBlockByNumber", "eth_getBlockByNumber"]
+    assert all(r[3] == 5 for r in w.requests)
+
+
+def test_stalled_indexer(run_module, world):
+    world(head=1000, indexed=950, index_rate=0.0)
+    result = _run(run_module)
+    assert result["status"] == "stalled"
+    assert result["lag_blocks"] == 52 and result["lag_seconds"] == 52.0
+    assert result["catch_up_blocks_per_second"] == pytest.approx(-1.0, abs=0.01)
+    assert result["eta_seconds"] is None
+
+
+def test_lagging_but_catching_up(run_module, world):
+    world(head=1000, indexed=800, index_rate=11.0)
+    result = _run(run_module, sample_seconds=4)
+    assert result["status"] == "lagging"
+    assert result["catch_up_blocks_per_second"] == pytest.approx(10.0, abs=0.05)
+    assert result["lag_blocks"] == 1004 - 844
+    assert result["eta_seconds"] == math.ceil(result["lag_blocks"] / result["catch_up_blocks_per_second"]) == 17
+    assert result["sample"]["seconds"] == pytest.approx(4.0, abs=0.01)
+
+
+def test_paused_indexer_is_stalled_without_a_sample(run_module, world):
+    world(head=1000, indexed=900, paused=1)
+    result = _run(run_module, sample_seconds=0)
+    assert result["status"] == "stalled" and result["indexer"]["paused"] is True
+    assert result["catch_up_blocks_per_second"] is None and result["sample"]["indexed_blocks_per_second"] is None
+
+
+def test_no_sample_reports_lagging(run_module, world):
+    world(head=1000, indexed=900, index_rate=0.0)
+    result = _run(run_module, sample_seconds=0)
+    assert result["status"] == "lagging" and result["sample"]["seconds"] == 0.0
+
+
+def test_rpc_down(run_module, world):
+    world(head=1000, indexed=980, rpc_down=True, index_rate=0.0)
+    result = _run(run_module)
+    assert result["status"] == "rpc_unreachable"
+    assert result["rpc"] == {"url": RPC, "reachable": False, "latency_ms": None, "error": "[Errno 111] Connection refused",
+                             "head_timestamp": None}
+    assert result["indexer"]["reachable"] is True
+    assert (result["lag_blocks"], result["lag_source"], result["lag_seconds"]) == (22, "metric", 22.5)
+    assert result["chain_head_block"] is None and result["catch_up_blocks_per_second"] is None
+
+
+def test_rpc_error_answer(run_module, world):
+    world(rpc_error="header not found")
+    result = _run(run_module, sample_seconds=0)
+    assert result["status"] == "rpc_unreachable"
+    assert result["rpc"]["error"] == "eth_blockNumber: header not found"
+
+
+def test_indexer_down(run_module, world):
+    world(metrics_down=True)
+    result = _run(run_module)
+    assert result["status"] == "indexer_unreachable"
+    assert result["indexer"]["reachable"] is False and result["indexer"]["status_code"] is None
+    assert result["indexer"]["error"] == "[Errno 111] Connection refused"
+    assert result["rpc"]["reachable"] is True and result["rpc"]["latency_ms"] is not None
+    assert result["lag_blocks"] is None and result["lag_source"] is None and result["eta_seconds"] is None
+
+
+def test_metrics_http_error(run_module, world):
+    world(metrics_status=500)
+    result = _run(run_module, sample_seconds=0)
+    assert result["status"] == "indexer_unreachable"
+    assert (result["indexer"]["status_code"], result["indexer"]["error"]) == (500, "HTTP 500 Internal Server Error")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("usdx_other 1\n", "usdx_indexer_last_indexed_block is missing from the metrics"),
+        ("usdx_indexer_last_indexed_block NaN\n", "usdx_indexer_last_indexed_block is missing from the metrics"),
+        ("usdx_indexer_last_indexed_block{ 1\n", "cannot parse the metrics: line 1"),
+    ],
+    ids=["missing", "nan", "garbage"],
+)
+def test_unusable_metrics(run_module, world, text, error):
+    world(metrics_text=text)
+    result = _run(run_module, sample_seconds=0)
+    assert result["status"] == "indexer_unreachable"
+    assert result["indexer"]["error"].startswith(error)
+    assert result["indexer"]["status_code"] == 200
+
+
+def test_recorded_metrics(run_module, world, fixture_text):
+    world(head=209, metrics_text=fixture_text("indexer/metrics_healthy.prom"), chain_rate=0.0)
+    result = _run(run_module, sample_seconds=0)
+    assert result["status"] == "ok" and result["last_indexed_block"] == 209 and result["lag_blocks"] == 0
+    assert result["indexer"]["lag_seconds"] == 0.467 and result["eta_seconds"] == 0
+
+
+def test_missing_block_timestamps_fall_back_to_the_metric(run_module, world):
+    world(head=1000, indexed=990, block_missing=True)
+    result = _run(run_module, sample_seconds=0)
+    assert result["lag_seconds"] == 10.5 and result["lag_source"] == "rpc"
+
+
+@pytest.mark.parametrize(
+    ("rpc_ok", "indexed", "lag", "rate_", "paused", "status"),
+    [
+        (True, 100, 0, None, False, "ok"),
+        (True, 100, 10, 0.0, False, "ok"),
+        (True, 100, 11, 0.0, False, "stalled"),
+        (True, 100, 11, 2.0, False, "lagging"),
+        (True, 100, 11, None, False, "lagging"),
+        (True, 100, 11, None, True, "stalled"),
+        (True, None, None, None, None, "indexer_unreachable"),
+        (False, 100, 11, 0.0, False, "rpc_unreachable"),
+        (False, None, None, None, None, "rpc_unreachable"),
+    ],
+    ids=["no-lag", "at-threshold", "stalled", "lagging", "lagging-no-sample", "paused", "indexer-down", "rpc-down", "both-down"],
+)
+def test_classify(rpc_ok, indexed, lag, rate_, paused, status):
+    assert classify(rpc_ok, indexed, lag, 10, rate_, paused) == status
+
+
+@pytest.mark.parametrize(
+    ("lag", "catch_up", "expected"),
+    [(0, None, 0), (5, -1.0, 0), (10, None, 0), (100, 10.0, 10), (101, 10.0, 11), (100, 0.0, None), (100, -1.0, None),
+     (100, None, None), (None, 5.0, None)],
+    ids=["no-lag", "normal-lag-falling-behind", "at-threshold", "exact", "rounds-up", "not-catching-up", "falling-behind",
+         "no-rate", "no-lag-known"],
+)
+def test_eta(lag, catch_up, expected):
+    assert eta(lag, catch_up, 10) == expected
+
+
+def test_rate():
+    assert rate((0.0, 10), (2.0, 14)) == 2.0
+    assert rate(None, (2.0, 14)) is None
+    assert rate((2.0, 10), (2.0, 14)) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"rpc_url": "ftp://x"}, "rpc_url='ftp://x' is not supported: accepted values are http:// or https:// URLs"),
+        ({"metrics_url": "localhost:3001"}, "metrics_url='localhost:3001' is not supported"),
+        ({"sample_seconds": -1}, "sample_seconds=-1.0 is out of range: accepted values are 0 to 300"),
+        ({"sample_seconds": 301}, "sample_seconds=301.0 is out of range"),
+        ({"timeout": 0}, "timeout=0.0 is out of range: accepted values are > 0"),
+        ({"max_lag_blocks": -1}, "max_lag_blocks=-1 is negative"),
+    ],
+    ids=["rpc-scheme", "metrics-no-scheme", "negative-sample", "long-sample", "zero-timeout", "negative-threshold"],
+)
+def test_bad_options_fail_naming_the_value(run_module, world, args, message):
+    world()
+    result = _run(run_module, **args)
+    assert result["failed"] is True and message in result["msg"]
