@@ -1,0 +1,158 @@
+"""Shared helpers for the USDX/Wexel sandbox apps (stdlib + psycopg2 + redis only)."""
+import json
+import os
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40, "FATAL": 50}
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_int(name, default):
+    return int(env(name, default))
+
+
+def env_float(name, default):
+    return float(env(name, default))
+
+
+def utc_stamp(ts=None):
+    ts = time.time() if ts is None else ts
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%03dZ" % int((ts % 1) * 1000)
+
+
+class Logger:
+    """Writes `2026-11-28T07:00:00.123Z LEVEL [component] message` to stdout and a file."""
+
+    _lock = threading.Lock()
+    _file = None
+    _file_path = None
+    _file_error_reported = False
+
+    def __init__(self, component, log_file=None, stream=None):
+        self.component = component
+        self.stream = stream or sys.stdout
+        self.min_level = LEVELS.get(env("LOG_LEVEL", "INFO").upper(), 20)
+        if log_file and Logger._file_path is None:
+            Logger._file_path = log_file
+            try:
+                os.makedirs(os.path.dirname(log_file), exist_ok=True)
+                Logger._file = open(log_file, "a", buffering=1, encoding="utf-8")
+            except OSError as exc:
+                self._stdout_line("ERROR", "cannot open log file %s: %s" % (log_file, exc))
+
+    def _stdout_line(self, level, message):
+        line = "%s %s [%s] %s\n" % (utc_stamp(), level, self.component, message)
+        self.stream.write(line)
+        self.stream.flush()
+        return line
+
+    def log(self, level, message, *args):
+        if LEVELS[level] < self.min_level:
+            return
+        if args:
+            message = message % args
+        message = " ".join(str(message).splitlines()) or "-"
+        with Logger._lock:
+            line = self._stdout_line(level, message)
+            if Logger._file is not None:
+                try:
+                    Logger._file.write(line)
+                except OSError as exc:
+                    if not Logger._file_error_reported:
+                        Logger._file_error_reported = True
+                        self._stdout_line("ERROR", "cannot write log file %s: %s" % (Logger._file_path, exc))
+                else:
+                    Logger._file_error_reported = False
+
+    def debug(self, m, *a): self.log("DEBUG", m, *a)
+    def info(self, m, *a): self.log("INFO", m, *a)
+    def warn(self, m, *a): self.log("WARN", m, *a)
+    def error(self, m, *a): self.log("ERROR", m, *a)
+    def fatal(self, m, *a): self.log("FATAL", m, *a)
+
+
+def err_text(exc):
+    """The real exception text, on one line (psycopg2 puts FATAL: ... on several lines)."""
+    text = str(exc).strip()
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        text = "<urlopen error %s>" % (exc.reason,)
+    return " ".join(text.split()) or exc.__class__.__name__
+
+
+# ---------------------------------------------------------------- config
+def db_params(connect_timeout=3):
+    return dict(
+        host=env("DB_HOST", "db"),
+        port=env_int("DB_PORT", 5432),
+        dbname=env("DB_NAME", "usdx_wexel"),
+        user=env("DB_USER", "usdx"),
+        password=env("DB_PASSWORD", "sandbox-usdx-pw"),
+        connect_timeout=connect_timeout,
+    )
+
+
+def db_connect(application_name, connect_timeout=3):
+    import psycopg2
+    return psycopg2.connect(application_name=application_name, **db_params(connect_timeout))
+
+
+def redis_client(timeout=2.0):
+    import redis
+    return redis.Redis.from_url(env("REDIS_URL", "redis://redis:6379/0"),
+                                socket_timeout=timeout, socket_connect_timeout=timeout,
+                                decode_responses=True)
+
+
+PAUSED_KEY = "usdx:paused"
+MAINTENANCE_KEY = "usdx:maintenance"
+WORKER_KEY = "usdx:indexer:worker"
+
+
+# ---------------------------------------------------------------- JSON-RPC
+class RpcError(Exception):
+    pass
+
+
+class Rpc:
+    def __init__(self, url=None, timeout=3.0):
+        self.url = url or env("CHAIN_RPC_URL", "http://chain:8545")
+        self.timeout = timeout
+        self._id = 0
+
+    def _post(self, payload):
+        data = json.dumps(payload).encode()
+        req = urllib.request.Request(self.url, data=data, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            return json.loads(resp.read())
+
+    def call(self, method, *params):
+        self._id += 1
+        reply = self._post({"jsonrpc": "2.0", "id": self._id, "method": method, "params": list(params)})
+        if "error" in reply:
+            raise RpcError("%s: %s" % (method, reply["error"].get("message")))
+        return reply["result"]
+
+    def batch(self, calls):
+        payload = []
+        for method, params in calls:
+            self._id += 1
+            payload.append({"jsonrpc": "2.0", "id": self._id, "method": method, "params": list(params)})
+        replies = {r["id"]: r for r in self._post(payload)}
+        out = []
+        for item in payload:
+            reply = replies.get(item["id"])
+            if reply is None or "error" in reply:
+                raise RpcError("%s: %s" % (item["method"], (reply or {}).get("error")))
+            out.append(reply["result"])
+        return out
+
+    def block_number(self):
+        return int(self.call("eth_blockNumber"), 16)

@@ -1,0 +1,2 @@
+"""USDX/Wexel blockchain indexer (sandbox edition)."""
+LOG_FILE_DEFAULT = "/var/log/usdx-wexel/indexer.log"

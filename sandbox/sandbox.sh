@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# USDX/Wexel sandbox driver. See README.md and ../docs/sandbox-contract.md.
+#
+#   sandbox.sh build          build the base image (if missing/outdated) and the service images
+#   sandbox.sh up             mount the data filesystem, write .state/sandbox.env, start and wait healthy
+#   sandbox.sh down           clear faults, remove containers + volumes, unmount the data filesystem
+#   sandbox.sh status         containers, /health, lag, data filesystem usage (rc 0 = healthy)
+#   sandbox.sh fault NAME     api-down | db-connections | indexer-lag | disk-full | rpc-down | clear
+set -euo pipefail
+
+SANDBOX_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+STATE_DIR="$SANDBOX_DIR/.state"
+DATA_DIR="$STATE_DIR/data"
+ENV_FILE="$STATE_DIR/sandbox.env"
+MANIFEST="$STATE_DIR/disk-full.manifest"
+DATA_SIZE="256m"
+BASE_IMAGE="usdx-sandbox/base:bookworm"
+FAULT_LABEL="io.usdx-sandbox.fault"
+HOLDER_APP="usdx-reconciler"
+FAULTS="api-down, db-connections, indexer-lag, disk-full, rpc-down, clear"
+COMMANDS="build, up, down, status, fault"
+ENV_KEYS=(USDX_INDEXER_PORT USDX_WEBAPP_PORT USDX_DB_PORT USDX_REDIS_PORT USDX_CHAIN_PORT
+          USDX_DB_SUPERUSER_PASSWORD USDX_DB_PASSWORD CHAIN_BLOCK_TIME)
+declare -A DEFAULTS=(
+  [USDX_INDEXER_PORT]=3001 [USDX_WEBAPP_PORT]=3000 [USDX_DB_PORT]=55432 [USDX_REDIS_PORT]=56379
+  [USDX_CHAIN_PORT]=58545 [USDX_DB_SUPERUSER_PASSWORD]=sandbox-superuser-pw
+  [USDX_DB_PASSWORD]=sandbox-usdx-pw [CHAIN_BLOCK_TIME]=1
+)
+
+die() { echo "sandbox.sh: $*" >&2; exit 1; }
+note() { echo "sandbox: $*" >&2; }
+
+# ------------------------------------------------------------------ environment
+ensure_env() {
+  mkdir -p "$STATE_DIR"
+  if [[ ! -f "$ENV_FILE" ]]; then
+    {
+      echo "# written by sandbox.sh up (from the environment or the contract's defaults)"
+      for key in "${ENV_KEYS[@]}"; do echo "$key=${!key:-${DEFAULTS[$key]}}"; done
+    } >"$ENV_FILE"
+    note "wrote $ENV_FILE"
+  fi
+}
+
+# Values: the shell environment wins (as with compose), then sandbox.env, then the defaults.
+load_env() {
+  local key value
+  if [[ -f "$ENV_FILE" ]]; then
+    while IFS='=' read -r key value; do
+      [[ "$key" =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+      value="${value%\"}"; value="${value#\"}"; value="${value%\'}"; value="${value#\'}"
+      [[ -n "${!key:-}" ]] || export "$key=$value"
+    done <"$ENV_FILE"
+  fi
+  for key in "${ENV_KEYS[@]}"; do [[ -n "${!key:-}" ]] || export "$key=${DEFAULTS[$key]}"; done
+  INDEXER_URL="http://127.0.0.1:$USDX_INDEXER_PORT"
+}
+
+dc() {
+  docker compose --project-directory "$SANDBOX_DIR" -f "$SANDBOX_DIR/compose.yaml" --env-file "$ENV_FILE" "$@"
+}
+
+# ------------------------------------------------------------------ probes
+# wait_for TIMEOUT DESCRIPTION COMMAND...: poll COMMAND every 0.5 s until it succeeds.
+wait_for() {
+  local timeout=$1 desc=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "timed out after ${timeout}s waiting for $desc"
+    sleep 0.5
+  done
+}
+
+http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null || true; }
+health_is() { [[ "$(http_code "$INDEXER_URL/health")" == "$1" ]]; }
+# check_failing NAME: /health answers 503 and NAME's check is not "ok"
+check_failing() {
+  local body; body="$(curl -s -m 8 "$INDEXER_URL/health" || true)"
+  [[ "$body" == *'"status": "error"'* && "$body" == *"\"$1\": \""* && "$body" != *"\"$1\": \"ok\""* ]]
+}
+health_chain_failing() { check_failing chain; }
+health_db_failing() { check_failing db; }
+api_refused() { ! curl -s -o /dev/null -m 3 "$INDEXER_URL/health"; }
+metric() { curl -s -m 5 "$INDEXER_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+lag_at_least() { local v; v="$(metric usdx_indexer_lag_blocks)"; [[ "$v" =~ ^[0-9]+$ ]] && ((v >= $1)); }
+lag_at_most() { local v; v="$(metric usdx_indexer_lag_blocks)"; [[ "$v" =~ ^[0-9]+$ ]] && ((v <= $1)); }
+data_use_pct() { df -P "$DATA_DIR" | awk 'NR == 2 { sub("%", "", $5); print $5 }'; }
+data_at_least() { (($(data_use_pct) >= $1)); }
+running() { [[ "$(docker inspect -f '{{.State.Running}}' "$(dc ps -aq "$1" 2>/dev/null)" 2>/dev/null)" == true ]]; }
+exited_with() {
+  local cid; cid="$(dc ps -aq "$1")"
+  [[ -n "$cid" && "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$cid")" == "exited $2" ]]
+}
+usdx_connect_error() { dc exec -T db psql -U usdx -d usdx_wexel -Atc 'select 1' 2>&1 || true; }
+usdx_refused() { [[ "$(usdx_connect_error)" =~ too\ many\ (connections|clients) ]]; }
+pg_super() { dc exec -T db psql -U postgres -d usdx_wexel -AtXq -c "$1"; }
+lock_waiting() { [[ "$(pg_super "select count(*) from pg_locks where not granted")" -ge 1 ]]; }
+events_exist() { [[ "$(dc exec -T db psql -U usdx -d usdx_wexel -Atc 'select count(*) from events')" -gt 0 ]]; }
+all_healthy() {
+  local svc cid
+  for svc in db redis chain indexer webapp; do
+    cid="$(dc ps -q "$svc")"
+    [[ -n "$cid" && "$(docker inspect -f '{{.State.Health.Status}}' "$cid")" == healthy ]] || return 1
+  done
+}
+require_up() {
+  [[ -f "$ENV_FILE" ]] && mountpoint -q "$DATA_DIR" || die "the sandbox is not up (run: $0 up)"
+}
+require_running() { running "$1" || die "service '$1' is not running (try: $0 fault clear)"; }
+
+# ------------------------------------------------------------------ data filesystem
+mount_data() {
+  mkdir -p "$DATA_DIR"
+  if ! mountpoint -q "$DATA_DIR"; then
+    mount -t tmpfs -o "size=$DATA_SIZE,mode=0755" usdx-sandbox-data "$DATA_DIR"
+    note "mounted a $DATA_SIZE tmpfs at $DATA_DIR"
+  fi
+  # pgdata and backups belong to the postgres user of the db image
+  local pg_uid pg_gid
+  read -r pg_uid pg_gid < <(docker run --rm --network none "$BASE_IMAGE" sh -c 'echo "$(id -u postgres) $(id -g postgres)"')
+  mkdir -p "$DATA_DIR/pgdata" "$DATA_DIR/log" "$DATA_DIR/backups"
+  chown "$pg_uid:$pg_gid" "$DATA_DIR/pgdata" "$DATA_DIR/backups"
+  chmod 700 "$DATA_DIR/pgdata"
+  chmod 755 "$DATA_DIR/log" "$DATA_DIR/backups"
+}
+
+ensure_backup() {
+  if ! compgen -G "$DATA_DIR/backups/usdx_wexel-*.sql.gz" >/dev/null; then
+    wait_for 60 "indexed events" events_exist
+    dc exec -T -u postgres db sh -c \
+      'f=/var/backups/usdx-wexel/usdx_wexel-$(date -u +%Y-%m-%d).sql.gz; t="$f.tmp.$$"
+       pg_dump -U usdx -d usdx_wexel | gzip -6 >"$t" && mv -f "$t" "$f"'
+    note "wrote backup $(cd "$DATA_DIR/backups" && ls -t usdx_wexel-*.sql.gz | head -n 1)"
+  fi
+}
+
+# ------------------------------------------------------------------ commands
+cmd_build() {
+  "$SANDBOX_DIR/images/base/build.sh"
+  ensure_env
+  dc build
+}
+
+cmd_up() {
+  local start=$SECONDS
+  "$SANDBOX_DIR/images/base/build.sh" >&2
+  ensure_env
+  load_env
+  mount_data
+  if ! dc up -d --build --wait --wait-timeout 180; then
+    # --wait gives up at once on a container still marked unhealthy (e.g. after a fault)
+    note "compose --wait failed; polling the healthchecks for up to 120s"
+    wait_for 120 "every container to be healthy" all_healthy
+  fi
+  ensure_backup
+  echo "sandbox up in $((SECONDS - start))s: webapp http://127.0.0.1:$USDX_WEBAPP_PORT" \
+       "indexer http://127.0.0.1:$USDX_INDEXER_PORT db 127.0.0.1:$USDX_DB_PORT" \
+       "redis 127.0.0.1:$USDX_REDIS_PORT chain http://127.0.0.1:$USDX_CHAIN_PORT"
+}
+
+remove_fault_garbage() {
+  local ids
+  ids="$(docker ps -aq --filter "label=$FAULT_LABEL")"
+  [[ -z "$ids" ]] || docker rm -f $ids >/dev/null
+  ids="$(docker images -q --filter "label=$FAULT_LABEL" | sort -u)"
+  [[ -z "$ids" ]] || docker rmi -f $ids >/dev/null
+}
+
+remove_disk_fill() {
+  local rel
+  if [[ -f "$MANIFEST" ]]; then
+    while IFS= read -r rel; do
+      [[ -n "$rel" && "$rel" != *..* ]] && rm -f -- "$DATA_DIR/$rel"
+    done <"$MANIFEST"
+    rm -f "$MANIFEST"
+  fi
+  remove_fault_garbage
+}
+
+cmd_down() {
+  ensure_env
+  load_env
+  remove_disk_fill
+  dc down -v --remove-orphans --timeout 10
+  if mountpoint -q "$DATA_DIR"; then
+    umount "$DATA_DIR"
+    note "unmounted $DATA_DIR"
+  fi
+  echo "sandbox down"
+}
+
+cmd_status() {
+  ensure_env
+  load_env
+  dc ps -a
+  local code; code="$(http_code "$INDEXER_URL/health")"
+  echo "indexer /health: ${code:-000} $(curl -s -m 8 "$INDEXER_URL/health" 2>/dev/null || true)"
+  echo "indexer lag: $(metric usdx_indexer_lag_blocks || true) blocks"
+  if mountpoint -q "$DATA_DIR"; then df -h "$DATA_DIR" | tail -n 1; else echo "data filesystem: not mounted"; fi
+  [[ "$code" == 200 ]]
+}
+
+fault_api_down() {
+  if exited_with indexer 137; then
+    echo "api-down: indexer container already killed (exit code 137); $INDEXER_URL refuses connections"
+    return
+  fi
+  require_running indexer
+  dc kill -s SIGKILL indexer >/dev/null 2>&1
+  wait_for 30 "the indexer to exit with 137" exited_with indexer 137
+  wait_for 30 "$INDEXER_URL to refuse connections" api_refused
+  echo "api-down: killed the indexer container (exit code 137, restart: no); $INDEXER_URL refuses connections"
+}
+
+fault_rpc_down() {
+  dc stop -t 5 chain >/dev/null 2>&1
+  wait_for 30 "the chain RPC to refuse connections" \
+    bash -c "! curl -s -m 3 -o /dev/null http://127.0.0.1:$USDX_CHAIN_PORT/"
+  if running indexer; then
+    wait_for 30 "indexer /health to report the chain failing" health_chain_failing
+  fi
+  echo "rpc-down: stopped the chain container; RPC 127.0.0.1:$USDX_CHAIN_PORT and chain:8545 refuse connections (indexer /health 503)"
+}
+
+fault_indexer_lag() {
+  require_running indexer
+  require_running chain
+  local pid
+  pid="$(dc exec -T indexer pgrep -f usdx-indexer-worker | head -n 1)"
+  [[ -n "$pid" ]] || die "no usdx-indexer-worker process in the indexer container"
+  dc exec -T indexer kill -STOP "$pid"
+  wait_for 90 "the indexer lag to reach 5 blocks" lag_at_least 5
+  echo "indexer-lag: stopped (SIGSTOP) usdx-indexer-worker (pid $pid in the indexer container); lag is $(metric usdx_indexer_lag_blocks) blocks and growing"
+}
+
+fault_db_connections() {
+  require_running db
+  if ! dc exec -T db sh -c 'test -f /tmp/usdx-db-holder.pid && kill -0 "$(cat /tmp/usdx-db-holder.pid)"' 2>/dev/null; then
+    dc exec -T -d db /opt/usdx/bin/usdx-db-holder
+  fi
+  wait_for 30 "new usdx connections to be refused" usdx_refused
+  wait_for 15 "a query waiting on a row lock" lock_waiting
+  if running indexer; then
+    wait_for 30 "indexer /health to report the db failing" health_db_failing
+  fi
+  local held; held="$(pg_super "select count(*) from pg_stat_activity where application_name = '$HOLDER_APP'")"
+  echo "db-connections: '$HOLDER_APP' holds $held usdx connections (1 idle in transaction with a row lock, 1 waiting on it, the rest idle); new usdx connections fail with: $(usdx_connect_error | sed -n 's/.*FATAL: *//p' | head -n 1)"
+}
+
+fault_disk_full() {
+  require_up
+  docker run --rm --network none -v "$DATA_DIR:/data" -v "$STATE_DIR:/state" \
+    -v "$SANDBOX_DIR/tools:/tools:ro" "$BASE_IMAGE" \
+    python3 /tools/fill_disk.py --data /data --target 96 --manifest /state/disk-full.manifest >/dev/null
+  # Docker garbage: a dangling (untagged) image and a stopped one-off container
+  if [[ -z "$(docker images -q --filter "label=$FAULT_LABEL")" ]]; then
+    local tmp="usdx-wexel-fault-build-$$"
+    docker run --name "$tmp" --network none "$BASE_IMAGE" \
+      sh -c 'head -c 48M /dev/urandom > /var/tmp/indexer-build-cache.bin' >/dev/null
+    docker commit --change "LABEL $FAULT_LABEL=disk-full" --change 'CMD ["/bin/bash"]' "$tmp" >/dev/null
+    docker rm "$tmp" >/dev/null
+  fi
+  if [[ -z "$(docker ps -aq --filter "label=$FAULT_LABEL")" ]]; then
+    docker run --name usdx-wexel-db-migrate-20260801 --label "$FAULT_LABEL=disk-full" --network none \
+      "$BASE_IMAGE" sh -c 'echo "migration 0042_add_events_index applied"' >/dev/null
+  fi
+  wait_for 30 "the data filesystem to reach 95%" data_at_least 95
+  echo "disk-full: $DATA_DIR is $(data_use_pct)% full ($(wc -l <"$MANIFEST") files: old logs >30d, old backups >60d, recent logs/backups; newest backup kept); Docker garbage: 1 dangling image, 1 stopped container"
+}
+
+fault_clear() {
+  # 1. resume a stopped worker
+  if running indexer; then
+    dc exec -T indexer pkill -CONT -f usdx-indexer-worker >/dev/null 2>&1 || true
+  fi
+  # 2. stop the connection holder and terminate whatever it left behind
+  if running db; then
+    dc exec -T db sh -c 'if [ -f /tmp/usdx-db-holder.pid ]; then kill "$(cat /tmp/usdx-db-holder.pid)" 2>/dev/null; rm -f /tmp/usdx-db-holder.pid; fi' || true
+    pg_super "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = '$HOLDER_APP'" >/dev/null || true
+  fi
+  # 3. disk-full files and Docker garbage
+  remove_disk_fill
+  # 4. start everything that is down (chain, indexer, ...) and wait for the healthchecks
+  # (no --wait: compose gives up at once on a container that is still marked unhealthy)
+  local out
+  out="$(dc up -d 2>&1)" || { echo "$out" >&2; die "could not bring the stack back up"; }
+  # 5. maintenance off, indexing unpaused
+  dc exec -T redis redis-cli DEL usdx:maintenance usdx:paused >/dev/null
+  wait_for 120 "indexer /health 200" health_is 200
+  wait_for 120 "every container to be healthy" all_healthy
+  wait_for 60 "the indexer to catch up" lag_at_most 3
+  echo "clear: all faults cleared; /health 200, lag $(metric usdx_indexer_lag_blocks) blocks, data filesystem $(data_use_pct)% used"
+}
+
+validate_fault() {
+  case "${1:-}" in
+    api-down|db-connections|indexer-lag|disk-full|rpc-down|clear) ;;
+    "") echo "sandbox.sh: missing fault name (accepted: $FAULTS)" >&2; exit 2 ;;
+    *) echo "sandbox.sh: unknown fault '$1' (accepted: $FAULTS)" >&2; exit 2 ;;
+  esac
+}
+
+cmd_fault() {
+  local name="${1:-}"
+  require_up
+  load_env
+  "fault_${name//-/_}"
+}
+
+# Serialise concurrent invocations (several test runs may share one sandbox).
+lock() {
+  mkdir -p "$STATE_DIR"
+  exec 9>"$STATE_DIR/.lock"
+  if ! flock -n 9; then
+    note "waiting for another sandbox.sh to finish"
+    flock -w 600 9 || die "timed out waiting for the sandbox lock ($STATE_DIR/.lock)"
+  fi
+}
+
+main() {
+  local cmd="${1:-}"
+  [[ "$cmd" != fault ]] || validate_fault "${2:-}"
+  case "$cmd" in build|up|down|fault) lock ;; esac
+  case "$cmd" in
+    build) cmd_build ;;
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    fault) shift; cmd_fault "$@" ;;
+    "") echo "sandbox.sh: missing command (accepted: $COMMANDS)" >&2; exit 2 ;;
+    *) echo "sandbox.sh: unknown command '$cmd' (accepted: $COMMANDS)" >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
