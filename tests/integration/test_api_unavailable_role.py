@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The api_unavailable role (playbooks/api_unavailable.yml) against the live sandbox.
+
+molecule/api_unavailable covers the plain path (api-down -> converge -> idempotence -> verify).
+These tests cover the rest: check mode, the api_unavailable_restart gate, and bad input
+(which must fail at once, naming the variable, and change nothing).
+
+Run: .venv/bin/pytest -m sandbox tests/integration/test_api_unavailable_role.py
+The fixtures `sandbox` and `sandbox_fault` come from conftest.py (sandbox.sh up / fault / clear).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import typing as t
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.sandbox
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "api_unavailable.yml"
+INVENTORY = REPO / "inventories" / "sandbox"
+SANDBOX_SH = REPO / "sandbox" / "sandbox.sh"
+PROJECT = "usdx-wexel"
+HOST = "sandbox"
+
+
+def _bin(name: str) -> str:
+    candidate = REPO / ".venv" / "bin" / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+class Run(t.NamedTuple):
+    rc: int
+    doc: dict[str, t.Any]
+    stderr: str
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return self.doc["stats"][HOST]
+
+    def results(self) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
+        for play in self.doc["plays"]:
+            for task in play["tasks"]:
+                if HOST in task["hosts"]:
+                    # "usdx.incident.api_unavailable : Task name" -> "Task name"
+                    yield task["task"]["name"].partition(" : ")[2] or task["task"]["name"], task["hosts"][HOST]
+
+    def task(self, prefix: str) -> dict[str, t.Any]:
+        """The result of the first task whose name starts with prefix."""
+        for name, result in self.results():
+            if name.startswith(prefix):
+                return result
+        raise AssertionError(f"no task {prefix!r} ran; tasks: {[name for name, _ in self.results()]}")
+
+    def failure(self) -> tuple[str, str]:
+        """(task name, message) of the failed task."""
+        for name, result in self.results():
+            if result.get("failed"):
+                # A looped task says "One or more items failed"; the reason is in the items.
+                items = [str(item.get("msg", "")) for item in result.get("results", []) if item.get("failed")]
+                return name, " | ".join([str(result.get("msg", "")), *items])
+        raise AssertionError("no task failed")
+
+    @property
+    def outcome(self) -> dict[str, t.Any]:
+        """The fact api_unavailable_result the role sets."""
+        return self.task("Record the result of the role")["ansible_facts"]["api_unavailable_result"]
+
+
+def run_role(*, extra_vars: dict[str, t.Any] | None = None, check: bool = False,
+             inventory: pathlib.Path = INVENTORY, timeout: float = 400) -> Run:
+    """ansible-playbook playbooks/api_unavailable.yml with the json callback."""
+    cmd = [_bin("ansible-playbook"), "-i", str(inventory), str(PLAYBOOK)]
+    if check:
+        cmd.append("--check")
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+           "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError as exc:
+        raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from exc
+    return Run(proc.returncode, doc, proc.stderr)
+
+
+def indexer_state() -> dict[str, t.Any]:
+    """Id and State of the indexer container of the sandbox project."""
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={PROJECT}",
+         "--filter", "label=com.docker.compose.service=indexer"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert len(ids) == 1, f"expected one indexer container, found {ids}"
+    info = json.loads(subprocess.run(["docker", "inspect", ids[0]], capture_output=True, text=True, check=True).stdout)[0]
+    state = info["State"]
+    return {"id": info["Id"], "status": state["Status"], "exit_code": state["ExitCode"],
+            "started_at": state["StartedAt"], "finished_at": state["FinishedAt"]}
+
+
+def sandbox_sh(*args: str) -> str:
+    proc = subprocess.run([str(SANDBOX_SH), *args], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, f"sandbox.sh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+# ------------------------------------------------------------------ check mode, then real runs
+
+def test_check_mode_then_fix_then_idempotent(sandbox_fault):
+    """check (reports the start, changes nothing) -> real (starts the indexer) -> check -> real (no change)."""
+    sandbox_fault("api-down")
+    killed = indexer_state()
+
+    check1 = run_role(check=True)
+    after_check1 = indexer_state()
+    real1 = run_role()
+    after_real1 = indexer_state()
+    check2 = run_role(check=True)
+    real2 = run_role()
+    after_real2 = indexer_state()
+
+    assert killed["status"] == "exited" and killed["exit_code"] == 137
+    # 1. check mode: diagnoses, predicts the start, changes nothing, skips verify
+    assert check1.rc == 0, check1.failure()
+    assert check1.stats["changed"] >= 1
+    assert check1.outcome["start"] == ["indexer"] and check1.outcome["restart"] == []
+    assert check1.outcome["check_mode"] is True and check1.outcome["healthy_before"] is False
+    assert check1.outcome["api_status"] == -1 and check1.outcome["api_port_open"] is False
+    assert "Would start: indexer" in check1.task("Report what check mode would do")["msg"]
+    assert check1.task("Verify the API stack is healthy").get("skipped") is True
+    assert after_check1 == killed, "check mode changed the indexer container"
+    # 2. real run: the same container is started again (not recreated) and verified healthy
+    assert real1.rc == 0, real1.failure()
+    assert real1.stats["changed"] >= 1
+    assert real1.outcome["start"] == ["indexer"]
+    assert real1.task("Start the services that are not running")["changed"] is True
+    assert real1.task("Restart the running services").get("skipped") is True
+    assert "answer 200" in real1.task("Report the stack healthy")["msg"]
+    assert after_real1["id"] == killed["id"] and after_real1["status"] == "running"
+    assert after_real1["finished_at"] == killed["finished_at"]
+    # 3./4. healthy stack: nothing to do, in check mode or not
+    for run in (check2, real2):
+        assert run.rc == 0, run.failure()
+        assert run.stats["changed"] == 0
+        assert run.outcome["healthy_before"] is True
+        assert run.outcome["start"] == [] and run.outcome["restart"] == []
+    assert after_real2 == after_real1
+
+
+# ------------------------------------------------------------------ the restart gate
+
+def test_restart_false_withholds_the_fix(sandbox_fault):
+    sandbox_fault("api-down")
+    before = indexer_state()
+
+    run = run_role(extra_vars={"api_unavailable_restart": False})
+    after = indexer_state()
+
+    assert run.rc == 0, run.failure()
+    assert run.stats["changed"] == 0
+    assert run.outcome["withheld"] is True and run.outcome["start"] == ["indexer"]
+    message = run.task("Report the fix withheld")["msg"]
+    assert message.startswith("WITHHELD") and "docker compose up -d --no-deps --no-recreate indexer" in message
+    assert run.task("Start the services that are not running").get("skipped") is True
+    assert run.task("Verify the API stack is healthy").get("skipped") is True
+    assert after == before and after["status"] == "exited"
+
+
+# ------------------------------------------------------------------ bad input
+
+def _inventory(tmp_path: pathlib.Path, **overrides: t.Any) -> pathlib.Path:
+    """A copy of the sandbox inventory with absolute paths; an override of None removes the variable."""
+    inv = tmp_path / "inventory"
+    (inv / "group_vars").mkdir(parents=True)
+    shutil.copy(INVENTORY / "hosts.yml", inv / "hosts.yml")
+    group_vars = yaml.safe_load((INVENTORY / "group_vars" / "usdx_stacks.yml").read_text())
+    text = yaml.safe_dump(group_vars).replace("{{ inventory_dir }}/../..", str(REPO))
+    group_vars = yaml.safe_load(text)
+    for key, value in overrides.items():
+        if value is None:
+            group_vars.pop(key)
+        else:
+            group_vars[key] = value
+    (inv / "group_vars" / "usdx_stacks.yml").write_text(yaml.safe_dump(group_vars))
+    return inv
+
+
+BAD_EXTRA_VARS = [
+    ({"api_unavailable_log_tail": "many"}, "api_unavailable_log_tail"),
+    ({"api_unavailable_restart": "maybe"}, "api_unavailable_restart"),
+    ({"api_unavailable_services": ["indexer", "db"]}, "api_unavailable_services"),
+    ({"api_unavailable_services": "indexer"}, "api_unavailable_services"),
+    ({"api_unavailable_verify_timeout": 0}, "api_unavailable_verify_timeout"),
+    ({"api_unavailable_verify_timeout": 100000}, "api_unavailable_verify_timeout"),
+    ({"api_unavailable_health_path": "health"}, "api_unavailable_health_path"),
+    ({"api_unavailable_log_levels": ["ERROR", "PANIC"]}, "api_unavailable_log_levels"),
+]
+
+BAD_INVENTORY = [
+    ({"usdx_api_url": None}, "usdx_api_url"),
+    ({"usdx_compose_project_name": None}, "usdx_compose_project_name"),
+    ({"usdx_compose_files": "compose.yaml"}, "usdx_compose_files"),
+    ({"usdx_compose_env_files": {"file": "x.env"}}, "usdx_compose_env_files"),
+    ({"usdx_webapp_url": "ftp://127.0.0.1:3000"}, "usdx_webapp_url"),
+]
+
+
+@pytest.fixture(scope="module")
+def api_down(sandbox) -> t.Iterator[t.Callable[[], dict[str, t.Any]]]:
+    """The api-down fault, (re)injected on demand (cheap when already in place), cleared at the end."""
+    def ensure() -> dict[str, t.Any]:
+        sandbox_sh("fault", "api-down")
+        return indexer_state()
+
+    yield ensure
+    sandbox_sh("fault", "clear")
+
+
+def _assert_rejected(run: Run, variable: str, before: dict[str, t.Any]) -> None:
+    task, message = run.failure()
+    assert run.rc != 0
+    assert variable in message, f"{task}: {message}"
+    # It failed in validation, before diagnose: nothing was listed, started or restarted.
+    assert task.startswith(("Validating arguments", "Check ")), task
+    assert run.stats["changed"] == 0
+    assert indexer_state() == before, "a rejected run changed the indexer container"
+
+
+@pytest.mark.parametrize(("extra_vars", "variable"), BAD_EXTRA_VARS,
+                         ids=[f"{v}={json.dumps(e[v])}" for e, v in BAD_EXTRA_VARS])
+def test_bad_role_variable_is_rejected(api_down, extra_vars, variable):
+    before = api_down()
+    _assert_rejected(run_role(extra_vars=extra_vars), variable, before)
+
+
+@pytest.mark.parametrize(("overrides", "variable"), BAD_INVENTORY,
+                         ids=[f"{v}={'missing' if o[v] is None else json.dumps(o[v])}" for o, v in BAD_INVENTORY])
+def test_bad_inventory_variable_is_rejected(api_down, tmp_path, overrides, variable):
+    """The argument spec is checked against inventory variables too, not only role parameters."""
+    before = api_down()
+    _assert_rejected(run_role(inventory=_inventory(tmp_path, **overrides)), variable, before)
+
+
+def test_inventory_copy_is_valid(api_down, tmp_path):
+    """Control for the two tests above: the unmodified copy passes validation (check mode, no change)."""
+    before = api_down()
+    run = run_role(inventory=_inventory(tmp_path), check=True)
+    assert run.rc == 0, run.failure()
+    assert run.outcome["start"] == ["indexer"]
+    assert indexer_state() == before
