@@ -601,6 +601,37 @@ def data_at_risk(findings: t.Any, **options: t.Any) -> dict[str, t.Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# summary
+
+SUMMARY_SCENARIOS = 3
+SUMMARY_EVIDENCE = 3
+
+
+def triage_summary(findings: t.Any, document: t.Any = None) -> list[str]:
+    """The ten-second summary of a judged findings document (see triage_summary.yml)."""
+    if not isinstance(findings, Mapping) or not all(isinstance(findings.get(k), Mapping) for k in ("severity", "data_at_risk")):
+        raise AnsibleFilterError(
+            f"triage_summary: the input must be findings with severity and data_at_risk dicts, got {_show(findings)}")
+    scenarios = findings.get("scenarios") or []
+    if isinstance(scenarios, str) or not isinstance(scenarios, Sequence):
+        raise AnsibleFilterError(f"triage_summary: findings.scenarios must be a list, got {_show(scenarios)}")
+    verdict = findings["severity"]
+    if verdict.get("level") is None:
+        lines = ["HEALTHY: no severity, all checks passed"]
+    else:
+        lines = [f"{verdict['level']} (respond: {verdict['response_time']}): {verdict['reason']}"]
+        lines += [f"  also {s['level']}: {s['reason']}" for s in verdict.get("signals", [])[1:] if s["level"] != verdict["level"]][:4]
+    for rank, scenario in enumerate(scenarios[:SUMMARY_SCENARIOS], start=1):
+        evidence = "; ".join(scenario.get("evidence", [])[:SUMMARY_EVIDENCE])
+        lines.append(f"scenario {rank}: {scenario['scenario']} (score {scenario['score']}): {evidence}")
+    risk = findings["data_at_risk"]
+    lines.append("data at risk: " + ("YES: " + "; ".join(risk.get("reasons", [])) if risk.get("at_risk") else "no"))
+    if document:
+        lines.append(f"findings: {document}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
 # scenario ranking
 
 
@@ -833,6 +864,7 @@ class FilterModule:
             "severity": severity,
             "rank_scenarios": rank_scenarios,
             "data_at_risk": data_at_risk,
+            "triage_summary": triage_summary,
             "human_size": human_size,
             "human_duration": human_duration,
             "sla_deadline": sla_deadline,

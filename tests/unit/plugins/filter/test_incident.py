@@ -18,6 +18,7 @@ from ansible_collections.usdx.incident.plugins.filter.incident import (
     rank_scenarios,
     sla_deadline,
     severity,
+    triage_summary,
 )
 
 SERVICES = ("db", "redis", "chain", "indexer", "webapp")
@@ -440,6 +441,7 @@ def test_filter_map():
     assert FilterModule().filters() == {
         "severity": severity, "rank_scenarios": rank_scenarios, "human_size": human_size,
         "human_duration": human_duration, "sla_deadline": sla_deadline, "data_at_risk": data_at_risk,
+        "triage_summary": triage_summary,
     }
 
 
@@ -475,3 +477,38 @@ def test_data_at_risk_bad_input_names_the_value():
         data_at_risk("nope")
     with pytest.raises(AnsibleFilterError, match="unknown option 'disk_percent'"):
         data_at_risk(healthy(), disk_percent=3)
+
+
+# ----------------------------------------------------------------------------------------- summary
+
+def judged(*changes):
+    findings = apply(*changes)
+    return dict(findings, severity=severity(findings), scenarios=rank_scenarios(findings), data_at_risk=data_at_risk(findings))
+
+
+def test_summary_of_a_healthy_stack():
+    assert triage_summary(judged(), "/tmp/f.json") == [
+        "HEALTHY: no severity, all checks passed", "data at risk: no", "findings: /tmp/f.json"]
+
+
+def test_summary_names_severity_first_scenario_and_risk():
+    lines = triage_summary(judged(db_exhausted))
+    assert lines[0].startswith("P0 (respond: Immediate): ")
+    assert "database connections exhausted" in lines[0]
+    assert any(line.startswith("scenario 1: db_connections_exhausted (score ") for line in lines)
+    assert lines[-1] == "data at risk: no"
+
+
+def test_summary_of_a_full_disk_says_data_is_at_risk():
+    assert triage_summary(judged(disk_full_db_errors))[-1].startswith("data at risk: YES: ")
+
+
+@pytest.mark.parametrize(
+    "findings, message",
+    [("text", "got 'text'"), ({"severity": {}}, "severity and data_at_risk"),
+     ({"severity": {"level": None}, "data_at_risk": {}, "scenarios": "x"}, "scenarios must be a list, got 'x'")],
+    ids=["not-a-dict", "not-judged", "scenarios-not-a-list"],
+)
+def test_summary_bad_input(findings, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        triage_summary(findings)
