@@ -39,6 +39,18 @@ engine: ## install and start the Docker engine and the Compose plugin if missing
 .PHONY: setup
 setup: venv collection-link engine ## everything the demo and the tests need
 
+.PHONY: demo
+demo: sandbox-up ## break the sandbox for real, triage it, remediate it, triage again
+	@echo; echo "=== 1/4 Break it: the indexer process dies (runbook scenario 'API Unavailable')"
+	sandbox/sandbox.sh fault api-down
+	@echo; echo "=== 2/4 Triage, read-only: what is broken, severity, likely scenario, data at risk"
+	$(BIN)/ansible-playbook playbooks/triage.yml
+	@echo; echo "=== 3/4 Remediate with usdx.incident.api_unavailable: diagnose, fix, verify"
+	$(BIN)/ansible-playbook playbooks/api_unavailable.yml
+	@echo; echo "=== 4/4 Triage again"
+	$(BIN)/ansible-playbook playbooks/triage.yml
+	@echo; echo "Findings documents: build/findings/. Stop the sandbox with: make sandbox-down"
+
 .PHONY: sandbox-up
 sandbox-up: setup ## build and start the sandbox stack
 	sandbox/sandbox.sh up
@@ -68,9 +80,11 @@ unit: venv collection-link ## unit tests (no Docker needed)
 integration: sandbox-up ## integration tests against the live sandbox and its faults
 	$(BIN)/pytest -m sandbox tests/integration
 
+# Molecule and pytest share one sandbox: the same lock as tests/integration/conftest.py
+# keeps one from clearing the other's fault.
 .PHONY: molecule
 molecule: sandbox-up ## molecule scenarios against the sandbox
-	$(BIN)/molecule test --all
+	flock sandbox/.state/integration.lock $(BIN)/molecule test --all
 
 .PHONY: build
 build: venv ## build the collection tarball into build/
@@ -78,3 +92,7 @@ build: venv ## build the collection tarball into build/
 
 .PHONY: test
 test: lint sanity unit build integration molecule ## the whole suite (what CI runs)
+
+.PHONY: bench
+bench: sandbox-up ## triage wall time vs the runbook's shell commands (median of 7 runs each)
+	$(BIN)/python bench/triage_bench.py --runs 7
