@@ -104,7 +104,9 @@ all_healthy() {
   done
 }
 require_up() {
-  [[ -f "$ENV_FILE" ]] && mountpoint -q "$DATA_DIR" || die "the sandbox is not up (run: $0 up)"
+  if [[ ! -f "$ENV_FILE" ]] || ! mountpoint -q "$DATA_DIR"; then
+    die "the sandbox is not up (run: $0 up)"
+  fi
 }
 require_running() { running "$1" || die "service '$1' is not running (try: $0 fault clear)"; }
 
@@ -124,13 +126,24 @@ mount_data() {
   chmod 755 "$DATA_DIR/log" "$DATA_DIR/backups"
 }
 
+# newest_backup: file name of the most recently modified backup in the data filesystem
+newest_backup() {
+  local file newest=""
+  for file in "$DATA_DIR"/backups/usdx_wexel-*.sql.gz; do
+    if [[ -z "$newest" || "$file" -nt "$newest" ]]; then newest="$file"; fi
+  done
+  echo "${newest##*/}"
+}
+
 ensure_backup() {
   if ! compgen -G "$DATA_DIR/backups/usdx_wexel-*.sql.gz" >/dev/null; then
     wait_for 60 "indexed events" events_exist
+    # single quotes on purpose: the script is expanded by sh inside the db container
+    # shellcheck disable=SC2016
     dc exec -T -u postgres db sh -c \
       'f=/var/backups/usdx-wexel/usdx_wexel-$(date -u +%Y-%m-%d).sql.gz; t="$f.tmp.$$"
        pg_dump -U usdx -d usdx_wexel | gzip -6 >"$t" && mv -f "$t" "$f"'
-    note "wrote backup $(cd "$DATA_DIR/backups" && ls -t usdx_wexel-*.sql.gz | head -n 1)"
+    note "wrote backup $(newest_backup)"
   fi
 }
 
@@ -159,11 +172,9 @@ cmd_up() {
 }
 
 remove_fault_garbage() {
-  local ids
-  ids="$(docker ps -aq --filter "label=$FAULT_LABEL")"
-  [[ -z "$ids" ]] || docker rm -f $ids >/dev/null
-  ids="$(docker images -q --filter "label=$FAULT_LABEL" | sort -u)"
-  [[ -z "$ids" ]] || docker rmi -f $ids >/dev/null
+  # xargs -r: no docker rm/rmi when nothing is labelled (pipefail still catches a failing docker)
+  docker ps -aq --filter "label=$FAULT_LABEL" | xargs -r docker rm -f >/dev/null
+  docker images -q --filter "label=$FAULT_LABEL" | sort -u | xargs -r docker rmi -f >/dev/null
 }
 
 remove_disk_fill() {
@@ -236,6 +247,8 @@ fault_indexer_lag() {
 
 fault_db_connections() {
   require_running db
+  # single quotes on purpose: the script is expanded by sh inside the db container
+  # shellcheck disable=SC2016
   if ! dc exec -T db sh -c 'test -f /tmp/usdx-db-holder.pid && kill -0 "$(cat /tmp/usdx-db-holder.pid)"' 2>/dev/null; then
     dc exec -T -d db /opt/usdx/bin/usdx-db-holder
   fi
@@ -276,6 +289,8 @@ fault_clear() {
   fi
   # 2. stop the connection holder and terminate whatever it left behind
   if running db; then
+    # single quotes on purpose: the script is expanded by sh inside the db container
+    # shellcheck disable=SC2016
     dc exec -T db sh -c 'if [ -f /tmp/usdx-db-holder.pid ]; then kill "$(cat /tmp/usdx-db-holder.pid)" 2>/dev/null; rm -f /tmp/usdx-db-holder.pid; fi' || true
     pg_super "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = '$HOLDER_APP'" >/dev/null || true
   fi

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python
 """disk-full fault helper: fills the sandbox data filesystem with realistic, back-dated files.
 
 Runs inside a throw-away container with the data filesystem at /data. Creates
@@ -14,6 +14,11 @@ import random
 import time
 
 DAY = 86400
+ROWS_PER_CHUNK = 2000
+# One row of the dumped events table: an ERC-20 Transfer of the USDX contract.
+EVENT_ROW = ("%d\t%d\t0x%s\t0x%s\t%d\t0x5d3a1ff2b6bab83b63cd9ad0787074081a52ef34\tTransfer\t"
+             "{0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef,0x%s}\t"
+             "0x%064x\t0x%s\t0x%s\t%d\t2026-01-01 00:00:00+00\n")
 
 
 def usage(path):
@@ -79,11 +84,10 @@ def write_backup(path, day_start, size):
         written, row = len(header), rng.randint(1, 1000)
         while written < size:
             lines = []
-            for _ in range(2000):
+            for _row_in_chunk in range(ROWS_PER_CHUNK):
                 row += 1
                 h1, h2, who = "%064x" % rng.getrandbits(256), "%064x" % rng.getrandbits(256), "%040x" % rng.getrandbits(160)
-                lines.append("%d\t%d\t0x%s\t0x%s\t%d\t0x5d3a1ff2b6bab83b63cd9ad0787074081a52ef34\tTransfer\t{0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef,0x%s}\t0x%064x\t0x%s\t0x%s\t%d\t2026-01-01 00:00:00+00\n"
-                             % (row, 18_000_000 + row // 3, h1, h2, row % 7, who.rjust(64, "0"), row * 1000, who, who[::-1], row * 1000))
+                lines.append(EVENT_ROW % (row, 18_000_000 + row // 3, h1, h2, row % 7, who.rjust(64, "0"), row * 1000, who, who[::-1], row * 1000))
             chunk = "".join(lines).encode()
             fh.write(chunk)
             written += len(chunk)
@@ -123,7 +127,7 @@ def main():
             path = os.path.join(args.data, rel)
             if os.path.exists(path):
                 continue
-            _, used = usage(args.data)
+            used = usage(args.data)[1]
             left = goal - used
             if left <= 0:
                 break
@@ -142,7 +146,7 @@ def main():
             os.utime(path, (mtime, mtime))
             created.append(rel)
         # top up with one more recent log if rounding left us short
-        _, used = usage(args.data)
+        used = usage(args.data)[1]
         if used < goal:
             rel = "log/indexer-%s.log.1" % time.strftime("%Y-%m-%d", time.gmtime(today - DAY))
             rel = rel.replace(".log.1", "-1.log")

@@ -59,7 +59,7 @@ class Run(t.NamedTuple):
         for name, result in self.results():
             if name.startswith(prefix):
                 return result
-        raise AssertionError(f"no task {prefix!r} ran; tasks: {[name for name, _ in self.results()]}")
+        raise AssertionError(f"no task {prefix!r} ran; tasks: {[name for name, _result in self.results()]}")
 
     def failure(self) -> tuple[str, str]:
         """(task name, message) of the failed task."""
@@ -87,7 +87,7 @@ def run_role(*, extra_vars: dict[str, t.Any] | None = None, check: bool = False,
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_RETRY_FILES_ENABLED": "0",
            "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env, check=False)
     try:
         doc = json.loads(proc.stdout)
     except ValueError as exc:
@@ -110,7 +110,7 @@ def indexer_state() -> dict[str, t.Any]:
 
 
 def sandbox_sh(*args: str) -> str:
-    proc = subprocess.run([str(SANDBOX_SH), *args], capture_output=True, text=True, timeout=600, cwd=REPO)
+    proc = subprocess.run([str(SANDBOX_SH), *args], capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
     assert proc.returncode == 0, f"sandbox.sh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 

@@ -8,7 +8,7 @@ IMAGE="${USDX_BASE_IMAGE:-usdx-sandbox/base:bookworm}"
 SUITE=bookworm
 MIRROR="${USDX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PACKAGES=(
-  python3 python3-psycopg2 python3-redis
+  python3 python-is-python3 python3-psycopg2 python3-redis
   postgresql-15 redis-server npm
   procps iproute2 curl ca-certificates tini util-linux
 )
@@ -34,6 +34,8 @@ command -v mmdebstrap >/dev/null || { echo "build.sh: mmdebstrap is required" >&
 include="$(IFS=,; echo "${PACKAGES[*]}")"
 log "mmdebstrap $SUITE from $MIRROR (packages: $include)"
 start=$SECONDS
+# single quotes on purpose: mmdebstrap runs each hook with sh -c, the chroot directory as $1
+# shellcheck disable=SC2016
 mmdebstrap --variant=minbase --include="$include" \
   --aptopt='Apt::Install-Recommends "false"' \
   --dpkgopt='path-exclude=/usr/share/doc/*' \

@@ -72,11 +72,20 @@ class Logger:
                 else:
                     Logger._file_error_reported = False
 
-    def debug(self, m, *a): self.log("DEBUG", m, *a)
-    def info(self, m, *a): self.log("INFO", m, *a)
-    def warn(self, m, *a): self.log("WARN", m, *a)
-    def error(self, m, *a): self.log("ERROR", m, *a)
-    def fatal(self, m, *a): self.log("FATAL", m, *a)
+    def debug(self, m, *a):
+        self.log("DEBUG", m, *a)
+
+    def info(self, m, *a):
+        self.log("INFO", m, *a)
+
+    def warn(self, m, *a):
+        self.log("WARN", m, *a)
+
+    def error(self, m, *a):
+        self.log("ERROR", m, *a)
+
+    def fatal(self, m, *a):
+        self.log("FATAL", m, *a)
 
 
 def err_text(exc):
