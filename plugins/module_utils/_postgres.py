@@ -98,11 +98,14 @@ def psql_error_text(stderr: str) -> str:
 
 
 class PostgresQuery:
-    """Runs read-only JSON-returning SQL as the module's options say (TCP or container)."""
+    """Runs read-only JSON-returning SQL as the options say (TCP or container).
 
-    def __init__(self, module: t.Any) -> None:
+    The options are O(params) when given, else the module's; the module is only used to run C(docker).
+    """
+
+    def __init__(self, module: t.Any, params: t.Mapping[str, t.Any] | None = None) -> None:
         self.module = module
-        self.params = module.params
+        self.params = module.params if params is None else params
         self.password = self.params.get("login_password")
 
     def query_json(self, sql: str) -> t.Any:

@@ -250,111 +250,12 @@ missing:
   sample: []
 """
 
-import datetime as dt
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.usdx.incident.plugins.module_utils._docker import (
-    COMPOSE_SERVICE_LABEL,
-    DockerCli,
-    DockerError,
-    docker_argument_spec,
-    docker_time_or_none,
-    primary_container,
-    seconds_since,
-)
-from ansible_collections.usdx.incident.plugins.module_utils._logscan import clean
-
-NOT_SAMPLED = {"memory_usage_bytes": None, "memory_limit_bytes": None, "memory_percent": None, "cpu_percent": None, "pids": None}
-
-
-def parse_ports(container: dict) -> list[dict]:
-    """Published ports of a container: the live bindings, else (stopped) the configured ones."""
-    live = (container.get("NetworkSettings") or {}).get("Ports") or {}
-    configured = (container.get("HostConfig") or {}).get("PortBindings") or {}
-    ports = []
-    for spec, bindings in sorted((live or configured).items()):
-        port, _sep, protocol = spec.partition("/")
-        for binding in bindings or [{}]:
-            host_port = str(binding.get("HostPort") or "")
-            ports.append({
-                "container_port": int(port) if port.isdigit() else port,
-                "protocol": protocol or "tcp",
-                "host_ip": binding.get("HostIp") or None,
-                "host_port": int(host_port) if host_port.isdigit() else None,
-            })
-    return ports
-
-
-def container_info(container: dict, image: dict | None, stats: dict | None, now: dt.datetime) -> dict:
-    """The module's view of one container from inspect data, its image's inspect data and a stats sample."""
-    state = container.get("State") or {}
-    config = container.get("Config") or {}
-    labels = config.get("Labels") or {}
-    health = state.get("Health")
-    health_log = (health or {}).get("Log") or []
-    running = bool(state.get("Running")) and not state.get("Restarting")
-    image_created = (image or {}).get("Created")
-    info = {
-        "service": labels.get(COMPOSE_SERVICE_LABEL, str(container.get("Name", "")).lstrip("/")),
-        "container": str(container.get("Name", "")).lstrip("/"),
-        "container_id": container.get("Id"),
-        "state": state.get("Status"),
-        "running": running,
-        "restarting": bool(state.get("Restarting")),
-        "health": health.get("Status") if health else None,
-        "health_failing_streak": health.get("FailingStreak") if health else None,
-        "health_last_output": clean(str(health_log[-1].get("Output") or "").strip()) if health_log else None,
-        "exit_code": state.get("ExitCode"),
-        "oom_killed": bool(state.get("OOMKilled")),
-        "error": state.get("Error") or "",
-        "restart_count": int(container.get("RestartCount") or 0),
-        "created_at": docker_time_or_none(container.get("Created")),
-        "started_at": docker_time_or_none(state.get("StartedAt")),
-        "finished_at": docker_time_or_none(state.get("FinishedAt")),
-        "uptime_seconds": seconds_since(state.get("StartedAt"), now) if running else None,
-        "image": config.get("Image"),
-        "image_id": container.get("Image"),
-        "image_created": docker_time_or_none(image_created),
-        "image_age_seconds": seconds_since(image_created, now),
-        "memory_limit_set": bool((container.get("HostConfig") or {}).get("Memory")),
-        "ports": parse_ports(container),
-    }
-    info.update(stats if (stats and running) else NOT_SAMPLED)
-    return info
-
-
-class ComposeServiceInfo:
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-        self.docker = DockerCli(module, self.params["docker_cli"], self.params["project_name"])
-
-    def run(self) -> dict:
-        found = self.docker.service_containers()
-        wanted = list(dict.fromkeys(self.params["services"] or sorted(found)))
-        chosen = {name: primary_container(found[name]) for name in wanted if found.get(name)}
-        running_ids = [c["Id"] for c in chosen.values() if c["State"].get("Running") and not c["State"].get("Restarting")]
-        stats = self.docker.stats(running_ids) if self.params["stats"] else {}
-        images = self.docker.image_inspect([c.get("Image") for c in chosen.values()])
-        now = dt.datetime.now(dt.timezone.utc)
-        services = {}
-        for name, container in chosen.items():
-            info = container_info(container, images.get(container.get("Image")), stats.get(container["Id"]), now)
-            info["service"] = name
-            info["replicas"] = len(found[name])
-            services[name] = info
-        return {
-            "changed": False,
-            "project_found": bool(found),
-            "project_name": self.params["project_name"],
-            "services": services,
-            "running": sorted(n for n, s in services.items() if s["running"]),
-            "not_running": sorted(n for n, s in services.items() if not s["running"]),
-            "unhealthy": sorted(n for n, s in services.items() if s["health"] == "unhealthy"),
-            "missing": [n for n in wanted if n not in services],
-        }
+from ansible_collections.usdx.incident.plugins.module_utils._compose_service_info import ComposeServiceInfo
+from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerError, docker_argument_spec
 
 
 def main() -> None:
@@ -365,7 +266,7 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        result = ComposeServiceInfo(module).run()
+        result = ComposeServiceInfo(module, module.params).run()
     except DockerError as exc:
         module.fail_json(msg=f"compose_service_info: {exc}", exception=traceback.format_exc())
     module.exit_json(**result)

@@ -236,106 +236,13 @@ missing:
   sample: []
 """
 
-import re
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.usdx.incident.plugins.module_utils._docker import (
-    DockerCli,
-    DockerError,
-    docker_argument_spec,
-    parse_docker_time,
-    primary_container,
-)
-from ansible_collections.usdx.incident.plugins.module_utils._logscan import (
-    ScanResult,
-    combine_causes,
-    scan_docker_logs,
-)
-
-LIMITS = {"tail": (1, 10000), "max_signatures": (1, 200)}
-# What docker logs --since takes: Go durations, RFC 3339 dates/times, Unix timestamps.
-SINCE_RE = re.compile(
-    r"^(?:(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+"
-    r"|\d{4}-\d\d-\d\d(?:T\d\d(?::\d\d(?::\d\d(?:\.\d+)?)?)?(?:Z|[+-]\d\d:\d\d)?)?"
-    r"|\d+(?:\.\d+)?)$"
-)
-
-
-def run_context(container: dict, whole_log: bool) -> dict:
-    """What the scan needs to know about the container's current run."""
-    state = container.get("State") or {}
-    started = parse_docker_time(state.get("StartedAt"))
-    finished = parse_docker_time(state.get("FinishedAt"))
-    running = bool(state.get("Running")) and not state.get("Restarting")
-    run_seconds = (finished - started).total_seconds() if (started and finished and finished >= started) else None
-    return {
-        "started_at": state.get("StartedAt") if started else None,
-        "running": running,
-        "exit_code": state.get("ExitCode"),
-        "run_seconds": None if running else run_seconds,
-        "whole_log": whole_log,
-    }
-
-
-class ContainerLogScan:
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-        self.docker = DockerCli(module, self.params["docker_cli"], self.params["project_name"])
-
-    def check_options(self) -> None:
-        for name, (low, high) in LIMITS.items():
-            value = self.params[name]
-            if not low <= value <= high:
-                self.module.fail_json(msg=f"{name}={value} is out of range: accepted values are {low} to {high}")
-        since = self.params["since"]
-        if since is not None and not SINCE_RE.match(since):
-            self.module.fail_json(
-                msg=f"since={since!r} is not a time docker logs understands: accepted are a duration (10m, 1h30m), "
-                    "an RFC 3339 date or time (2026-11-28T07:00:00Z) or a Unix timestamp"
-            )
-
-    def scan_service(self, container: dict) -> tuple[dict, ScanResult | None]:
-        state = container.get("State") or {}
-        head = {
-            "container": str(container.get("Name", "")).lstrip("/"),
-            "running": bool(state.get("Running")) and not state.get("Restarting"),
-            "exit_code": state.get("ExitCode"),
-        }
-        try:
-            out, err = self.docker.logs(container["Id"], self.params["tail"], self.params["since"])
-        except DockerError as exc:
-            # A service whose logs cannot be read is a finding, not a reason to stop.
-            head["error"] = str(exc)
-            return head, None
-        lines = out.count("\n") + err.count("\n")
-        whole_log = self.params["since"] is None and lines < self.params["tail"]
-        result = scan_docker_logs(out, err, max_signatures=self.params["max_signatures"], **run_context(container, whole_log))
-        head.update(result.as_dict())
-        return head, result
-
-    def run(self) -> dict:
-        self.check_options()
-        found = self.docker.service_containers()
-        wanted = list(dict.fromkeys(self.params["services"] or sorted(found)))
-        services: dict = {}
-        scans: dict[str, ScanResult] = {}
-        for name in wanted:
-            if not found.get(name):
-                continue
-            services[name], scan = self.scan_service(primary_container(found[name]))
-            if scan is not None:
-                scans[name] = scan
-        return {
-            "changed": False,
-            "project_found": bool(found),
-            "services": services,
-            "causes": combine_causes(scans),
-            "error_count": sum(s.get("error_count", 0) for s in services.values()),
-            "missing": [n for n in wanted if not found.get(n)],
-        }
+from ansible_collections.usdx.incident.plugins.module_utils._container_log_scan import ContainerLogScan
+from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerError, docker_argument_spec
+from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
 
 
 def main() -> None:
@@ -348,7 +255,9 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        result = ContainerLogScan(module).run()
+        result = ContainerLogScan(module, module.params).run()
+    except OptionError as exc:
+        module.fail_json(msg=str(exc))
     except DockerError as exc:
         module.fail_json(msg=f"container_log_scan: {exc}", exception=traceback.format_exc())
     module.exit_json(**result)

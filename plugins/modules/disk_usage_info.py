@@ -393,154 +393,13 @@ summary:
   sample: {old_log_bytes: 104857600, old_backup_bytes: 62914560, docker_reclaimable_bytes: 1199000000, reclaimable_bytes: 1366772160}
 """
 
-import json
-import os
-import time
 import traceback
-import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.usdx.incident.plugins.module_utils._disk import (
-    file_record,
-    largest_files,
-    measure_path,
-    parse_docker_df_summary,
-    read_mounts,
-    scan_files,
-)
-from ansible_collections.usdx.incident.plugins.module_utils._docker import (
-    DockerCli,
-    DockerError,
-    docker_argument_spec,
-)
-
-DOCKER_KINDS = ("images", "containers", "volumes", "build_cache")
-
-
-class DiskUsage:
-    """Collects the facts; touches nothing."""
-
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-        self.now = time.time()
-
-    def old_files(self, directory: str, patterns: list[str], max_age_days: int, mark_newest: bool) -> dict[str, t.Any]:
-        entry: dict[str, t.Any] = {
-            "path": directory, "exists": os.path.isdir(directory), "file_count": 0, "total_bytes": 0,
-            "newest": None, "old_files": [], "old_count": 0, "old_bytes": 0, "truncated": False, "errors": [],
-        }
-        if not entry["exists"]:
-            entry["errors"] = [f"{directory}: not a directory" if os.path.lexists(directory) else f"{directory}: does not exist"]
-            return entry
-        scan = scan_files(directory, self.params["max_files"], patterns=patterns)
-        newest = max(scan.files, key=lambda f: (f.mtime, f.path)) if (mark_newest and scan.files) else None
-        limit = self.now - max_age_days * 86400.0
-        old = sorted((f for f in scan.files if f.mtime < limit), key=lambda f: (f.mtime, f.path))
-        records = []
-        for item in old:
-            record = file_record(item, self.now)
-            record["newest"] = item == newest
-            records.append(record)
-        counted = [r for r in records if not r["newest"]]
-        if newest is not None:
-            entry["newest"] = dict(file_record(newest, self.now), newest=True)
-        entry.update({
-            "file_count": len(scan.files),
-            "total_bytes": sum(f.size for f in scan.files),
-            "old_files": records,
-            "old_count": len(counted),
-            "old_bytes": sum(r["size"] for r in counted),
-            "truncated": scan.truncated,
-            "errors": scan.errors,
-        })
-        return entry
-
-    def old_files_section(self, dirs: list[str], patterns: list[str], max_age_days: int, mark_newest: bool) -> dict[str, t.Any]:
-        entries = [self.old_files(d, patterns, max_age_days, mark_newest) for d in dirs]
-        return {
-            "max_age_days": max_age_days,
-            "dirs": entries,
-            "old_count": sum(e["old_count"] for e in entries),
-            "old_bytes": sum(e["old_bytes"] for e in entries),
-        }
-
-    def largest(self) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
-        count = self.params["largest"]
-        info: dict[str, t.Any] = {"files_scanned": 0, "truncated": False, "errors": []}
-        if count == 0:
-            return [], info
-        seen: dict[str, t.Any] = {}
-        for root in self.params["paths"]:
-            scan = scan_files(root, self.params["max_files"], one_filesystem=True)
-            info["files_scanned"] += scan.scanned
-            info["truncated"] = info["truncated"] or scan.truncated
-            info["errors"].extend(scan.errors)
-            for item in largest_files(scan.files, count):
-                seen[item.path] = item
-        return [file_record(f, self.now) for f in largest_files(seen.values(), count)], info
-
-    def docker(self) -> dict[str, t.Any] | None:
-        if not self.params["docker"]:
-            return None
-        result: dict[str, t.Any] = {"available": False, "error": None, "reclaimable_bytes": 0}
-        result.update({kind: None for kind in DOCKER_KINDS})
-        if not self.module.get_bin_path(self.params["docker_cli"]):
-            result["error"] = f"docker CLI {self.params['docker_cli']!r} not found"
-            return result
-        client = DockerCli(self.module, docker_cli=self.params["docker_cli"], project_name=self.params["project_name"])
-        try:
-            _rc, out, _err = client.run(["system", "df", "--format", "{{json .}}"])
-            kinds = parse_docker_df_summary(json.loads(line) for line in out.splitlines() if line.strip())
-        except DockerError as exc:
-            result["error"] = str(exc)
-            return result
-        except ValueError as exc:
-            result["error"] = f"cannot parse docker system df output: {exc}"
-            return result
-        result.update(kinds)
-        result["available"] = True
-        result["reclaimable_bytes"] = sum(v["reclaimable_bytes"] for v in kinds.values())
-        return result
-
-    def run(self) -> dict[str, t.Any]:
-        params = self.params
-        mounts = read_mounts()
-        measured = [measure_path(p, params["threshold_percent"], mounts) for p in params["paths"]]
-        logs = self.old_files_section(params["log_dirs"], params["log_patterns"], params["log_max_age_days"], False)
-        backups = self.old_files_section(params["backup_dirs"], params["backup_patterns"], params["backup_max_age_days"], True)
-        largest, scan = self.largest()
-        docker = self.docker()
-        docker_bytes = docker["reclaimable_bytes"] if docker else 0
-        return {
-            "changed": False,
-            "paths": measured,
-            "full": [m["path"] for m in measured if m["over_threshold"]],
-            "threshold_percent": float(params["threshold_percent"]),
-            "logs": logs,
-            "backups": backups,
-            "largest_files": largest,
-            "scan": scan,
-            "docker": docker,
-            "summary": {
-                "old_log_bytes": logs["old_bytes"],
-                "old_backup_bytes": backups["old_bytes"],
-                "docker_reclaimable_bytes": docker_bytes,
-                "reclaimable_bytes": logs["old_bytes"] + backups["old_bytes"] + docker_bytes,
-            },
-        }
-
-
-def validate(module: AnsibleModule) -> None:
-    params = module.params
-    if not 0 < params["threshold_percent"] <= 100:
-        module.fail_json(msg=f"threshold_percent={params['threshold_percent']!r} is out of range: accepted values are > 0 and <= 100")
-    for name in ("log_max_age_days", "backup_max_age_days", "largest"):
-        if params[name] < 0:
-            module.fail_json(msg=f"{name}={params[name]!r} is negative: accepted values are integers >= 0")
-    if params["max_files"] < 1:
-        module.fail_json(msg=f"max_files={params['max_files']!r} is out of range: accepted values are integers >= 1")
+from ansible_collections.usdx.incident.plugins.module_utils._disk_usage import DiskUsage, validate
+from ansible_collections.usdx.incident.plugins.module_utils._docker import docker_argument_spec
+from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
 
 
 def main() -> None:
@@ -559,9 +418,12 @@ def main() -> None:
         docker={"type": "bool", "default": True},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    validate(module)
     try:
-        result = DiskUsage(module).run()
+        validate(module.params)
+    except OptionError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        result = DiskUsage(module, module.params).run()
     except OSError as exc:
         module.fail_json(msg=f"disk measurement failed: {exc}", exception=traceback.format_exc())
     module.exit_json(**result)

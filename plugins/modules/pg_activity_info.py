@@ -230,150 +230,9 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerError, docker_argument_spec
-from ansible_collections.usdx.incident.plugins.module_utils._postgres import (
-    PostgresError,
-    PostgresQuery,
-    postgres_argument_spec,
-)
-
-# Every row is about client connections other than this module's own session.
-ACTIVITY_SQL = """
-WITH c AS (
-  SELECT pid, usename, datname, application_name, client_addr, state, wait_event_type, wait_event,
-         xact_start, query_start, state_change, query
-  FROM pg_stat_activity
-  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-)
-SELECT json_build_object(
-  'server_version', current_setting('server_version'),
-  'max_connections', current_setting('max_connections')::int,
-  'superuser_reserved_connections', current_setting('superuser_reserved_connections')::int
-      + coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
-  'total', (SELECT count(*) FROM c),
-  'by_state', (SELECT coalesce(json_object_agg(k, n), '{{}}'::json)
-               FROM (SELECT coalesce(state, 'unknown') AS k, count(*) AS n FROM c GROUP BY 1) x),
-  'by_user', (SELECT coalesce(json_object_agg(k, n), '{{}}'::json)
-              FROM (SELECT coalesce(usename::text, '') AS k, count(*) AS n FROM c GROUP BY 1) x),
-  'by_database', (SELECT coalesce(json_object_agg(k, n), '{{}}'::json)
-                  FROM (SELECT coalesce(datname::text, '') AS k, count(*) AS n FROM c GROUP BY 1) x),
-  'by_application', (SELECT coalesce(json_object_agg(k, n), '{{}}'::json)
-                     FROM (SELECT coalesce(application_name, '') AS k, count(*) AS n FROM c GROUP BY 1) x),
-  'role_limits', (SELECT coalesce(json_agg(x ORDER BY x."user"), '[]'::json) FROM (
-      SELECT r.rolname::text AS "user", r.rolconnlimit AS "limit",
-             (SELECT count(*) FROM c WHERE c.usename = r.rolname) AS connections
-      FROM pg_roles r WHERE r.rolconnlimit >= 0) x),
-  'idle_connections', (SELECT coalesce(json_agg(x ORDER BY x.idle_seconds DESC), '[]'::json) FROM (
-      SELECT pid, usename AS "user", datname AS database, application_name AS application,
-             host(client_addr) AS client_addr,
-             round(extract(epoch FROM clock_timestamp() - state_change)::numeric, 1)::float AS idle_seconds
-      FROM c WHERE state = 'idle' AND state_change < clock_timestamp() - make_interval(secs => {idle_threshold})) x),
-  'idle_in_transaction', (SELECT coalesce(json_agg(x ORDER BY x.xact_age_seconds DESC), '[]'::json) FROM (
-      SELECT pid, usename AS "user", datname AS database, application_name AS application,
-             host(client_addr) AS client_addr, state,
-             round(extract(epoch FROM clock_timestamp() - xact_start)::numeric, 1)::float AS xact_age_seconds,
-             round(extract(epoch FROM clock_timestamp() - state_change)::numeric, 1)::float AS idle_seconds,
-             left(query, {max_query_length}) AS query
-      FROM c WHERE state LIKE 'idle in transaction%') x),
-  'active_queries', (SELECT coalesce(json_agg(x ORDER BY x.duration_seconds DESC), '[]'::json) FROM (
-      SELECT pid, usename AS "user", datname AS database, application_name AS application,
-             host(client_addr) AS client_addr,
-             round(extract(epoch FROM clock_timestamp() - query_start)::numeric, 1)::float AS duration_seconds,
-             wait_event_type, wait_event, left(query, {max_query_length}) AS query
-      FROM c WHERE state = 'active' ORDER BY query_start LIMIT {active_limit}) x),
-  'waiting_locks', (SELECT coalesce(json_agg(x ORDER BY x.wait_seconds DESC, x.pid), '[]'::json) FROM (
-      SELECT l.pid, l.locktype, l.mode,
-             CASE WHEN l.relation IS NOT NULL THEN l.relation::regclass::text END AS relation,
-             a.usename AS "user", a.datname AS database,
-             round(extract(epoch FROM clock_timestamp() - coalesce(a.state_change, a.query_start))::numeric, 1)::float AS wait_seconds,
-             to_json(pg_blocking_pids(l.pid)) AS blocking_pids,
-             left(a.query, {max_query_length}) AS query
-      FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE NOT l.granted AND l.pid <> pg_backend_pid()) x)
-)::text
-"""
-
-LIMITS = {
-    "idle_threshold": (0, 10 * 365 * 86400),
-    "active_limit": (1, 100),
-    "max_query_length": (1, 10000),
-}
-
-
-def activity_sql(idle_threshold: int, active_limit: int, max_query_length: int) -> str:
-    """The diagnostic query; the options are integers checked by the argument spec and bounds."""
-    return ACTIVITY_SQL.format(
-        idle_threshold=int(idle_threshold), active_limit=int(active_limit), max_query_length=int(max_query_length)
-    )
-
-
-def summarize(doc: dict) -> dict:
-    """Module results from the query's JSON document."""
-    max_connections = int(doc["max_connections"])
-    reserved = int(doc["superuser_reserved_connections"])
-    total = int(doc["total"])
-    role_limits = [
-        {
-            "user": row["user"],
-            "limit": int(row["limit"]),
-            "connections": int(row["connections"]),
-            "at_limit": int(row["connections"]) >= int(row["limit"]),
-            "use_percent": round(100.0 * int(row["connections"]) / int(row["limit"]), 1) if int(row["limit"]) else 100.0,
-        }
-        for row in doc.get("role_limits") or []
-    ]
-    available = max(0, max_connections - reserved - total)
-    waiting = doc.get("waiting_locks") or []
-    for lock in waiting:
-        lock["blocking_pids"] = sorted(int(p) for p in lock.get("blocking_pids") or [])
-    return {
-        "is_available": True,
-        "exhausted": available == 0 or any(r["at_limit"] for r in role_limits),
-        "server_version": doc["server_version"],
-        "max_connections": max_connections,
-        "superuser_reserved_connections": reserved,
-        "available_connections": available,
-        "use_percent": round(100.0 * total / max_connections, 1) if max_connections else 0.0,
-        "connections": {
-            "total": total,
-            "by_state": doc.get("by_state") or {},
-            "by_user": doc.get("by_user") or {},
-            "by_database": doc.get("by_database") or {},
-            "by_application": doc.get("by_application") or {},
-        },
-        "role_limits": role_limits,
-        "idle_connections": doc.get("idle_connections") or [],
-        "idle_in_transaction": doc.get("idle_in_transaction") or [],
-        "active_queries": doc.get("active_queries") or [],
-        "waiting_locks": waiting,
-        "blocking_pids": sorted({pid for lock in waiting for pid in lock["blocking_pids"]}),
-    }
-
-
-class PgActivity:
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-
-    def check_bounds(self) -> None:
-        for name, (low, high) in LIMITS.items():
-            value = self.params[name]
-            if not low <= value <= high:
-                self.module.fail_json(msg=f"{name}={value} is out of range: accepted values are {low} to {high}")
-
-    def run(self) -> dict:
-        self.check_bounds()
-        sql = activity_sql(self.params["idle_threshold"], self.params["active_limit"], self.params["max_query_length"])
-        result: dict = {"changed": False, "connect_via": self.params["connect_via"]}
-        try:
-            doc = PostgresQuery(self.module).query_json(sql)
-        except PostgresError as exc:
-            if not exc.unavailable:
-                raise
-            # The broken thing is the answer: report it instead of failing.
-            result.update(is_available=False, exhausted=exc.exhausted, error=str(exc))
-            return result
-        result.update(summarize(doc))
-        return result
+from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
+from ansible_collections.usdx.incident.plugins.module_utils._pg_activity import PgActivity
+from ansible_collections.usdx.incident.plugins.module_utils._postgres import PostgresError, postgres_argument_spec
 
 
 def main() -> None:
@@ -386,7 +245,9 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        result = PgActivity(module).run()
+        result = PgActivity(module, module.params).run()
+    except OptionError as exc:
+        module.fail_json(msg=str(exc))
     except (PostgresError, DockerError) as exc:
         module.fail_json(msg=f"pg_activity_info: {exc}", exception=traceback.format_exc())
     module.exit_json(**result)

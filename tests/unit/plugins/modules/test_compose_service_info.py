@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.usdx.incident.plugins.module_utils._docker import parse_stats_line
 from ansible_collections.usdx.incident.plugins.modules import compose_service_info
-from ansible_collections.usdx.incident.plugins.modules.compose_service_info import container_info, parse_ports
+from ansible_collections.usdx.incident.plugins.module_utils._compose_service_info import container_info, parse_ports
 
 NOW = dt.datetime(2026, 11, 28, 7, 4, 10, 556875, tzinfo=dt.timezone.utc)
 IMAGE = {"Id": "sha256:41a7873846838a2a33c8e3a43af6d4a5ba2acc376b46317e4e698436c8ba79c8", "Created": "2026-11-28T06:56:20.559730664Z"}

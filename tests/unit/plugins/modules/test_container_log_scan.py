@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ansible_collections.usdx.incident.plugins.modules import container_log_scan
-from ansible_collections.usdx.incident.plugins.modules.container_log_scan import SINCE_RE, run_context
+from ansible_collections.usdx.incident.plugins.module_utils._container_log_scan import SINCE_RE, run_context
 
 
 def _container(cid, service, state):

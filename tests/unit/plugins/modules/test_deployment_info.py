@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from ansible_collections.usdx.incident.plugins.modules import deployment_info
-from ansible_collections.usdx.incident.plugins.modules.deployment_info import parse_git_log, parse_time
+from ansible_collections.usdx.incident.plugins.module_utils._deployment import parse_git_log, parse_time
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git CLI")
 

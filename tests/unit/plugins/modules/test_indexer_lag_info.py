@@ -13,7 +13,8 @@ from urllib.error import HTTPError, URLError
 import pytest
 
 from ansible_collections.usdx.incident.plugins.modules import indexer_lag_info
-from ansible_collections.usdx.incident.plugins.modules.indexer_lag_info import classify, eta, rate
+from ansible_collections.usdx.incident.plugins.module_utils import _indexer_lag
+from ansible_collections.usdx.incident.plugins.module_utils._indexer_lag import classify, eta, rate
 
 RPC = "http://127.0.0.1:58545"
 METRICS = "http://127.0.0.1:3001/metrics"
@@ -74,11 +75,11 @@ class World:
 def world(monkeypatch):
     def make(**kwargs):
         w = World(**kwargs)
-        monkeypatch.setattr(indexer_lag_info, "open_url", w.open_url)
+        monkeypatch.setattr(_indexer_lag, "open_url", w.open_url)
 
         def sleep(seconds):
             w.clock += seconds
-        monkeypatch.setattr(indexer_lag_info, "time", types.SimpleNamespace(monotonic=lambda: w.clock, sleep=sleep))
+        monkeypatch.setattr(_indexer_lag, "time", types.SimpleNamespace(monotonic=lambda: w.clock, sleep=sleep))
         return w
     return make
 

@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.usdx.incident.plugins.module_utils._postgres import parse_psql_json
 from ansible_collections.usdx.incident.plugins.modules import pg_activity_info
-from ansible_collections.usdx.incident.plugins.modules.pg_activity_info import activity_sql, summarize
+from ansible_collections.usdx.incident.plugins.module_utils._pg_activity import activity_sql, summarize
 
 SECRET = "sandbox-superuser-pw"
 DB_INSPECT = json.dumps([{"Id": "dbcid", "Name": "/usdx-wexel-db-1", "State": {"Running": True},

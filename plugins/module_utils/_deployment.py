@@ -1,0 +1,234 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This module_utils is PRIVATE and should only be used by this collection.
+# It may change or be removed at any time without notice.
+
+"""The worker of usdx.incident.deployment_info (and of triage_info's C(deployment) check)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import time
+import typing as t
+
+from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError
+from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
+
+FIELD_SEP = "\x1f"
+# hash, short hash, author date (strict ISO 8601), author name, subject; records end with NUL (-z).
+LOG_FORMAT = "--format=%H%x1f%h%x1f%aI%x1f%an%x1f%s"
+_FRACTION_RE = re.compile(r"(\.\d{6})\d+")
+_NEVER = "0001-01-01T00:00:00"
+
+
+def parse_time(text: str | None) -> datetime.datetime | None:
+    """ISO 8601 as git and docker print it (C(Z), nanoseconds) -> aware datetime; None for empty or zero times."""
+    if not text or text.startswith(_NEVER):
+        return None
+    cleaned = _FRACTION_RE.sub(r"\1", text.strip())
+    if cleaned.endswith("Z"):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        value = datetime.datetime.fromisoformat(cleaned)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def iso(value: datetime.datetime | None, utc: bool = True) -> str | None:
+    if value is None:
+        return None
+    return (value.astimezone(datetime.timezone.utc) if utc else value).isoformat(timespec="seconds")
+
+
+def parse_git_log(output: str) -> list[dict[str, t.Any]]:
+    """Records of C(git log -z) in L(LOG_FORMAT) -> commits (times not yet aged)."""
+    commits = []
+    for record in output.split("\0"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        # The subject comes last: a stray separator in it stays in it.
+        fields = record.split(FIELD_SEP, 4)
+        if len(fields) != 5:
+            raise ValueError(f"unexpected git log record {record[:120]!r}")
+        full, short, date, author, subject = fields
+        commits.append({"hash": full, "short_hash": short, "date": date, "author": author, "subject": subject})
+    return commits
+
+
+def age_hours(when: datetime.datetime | None, now: float) -> float | None:
+    return None if when is None else round((now - when.timestamp()) / 3600.0, 2)
+
+
+class GitError(Exception):
+    """git could not read the checkout."""
+
+
+class Deployment:
+    """Recent commits of the deploy checkout and what the compose services run.
+
+    O(params) holds the options of usdx.incident.deployment_info (checked by validate()). A checkout or a Docker
+    engine that cannot be read is a result; only an unexpected OSError escapes run().
+    """
+
+    def __init__(self, module: t.Any, params: t.Mapping[str, t.Any]) -> None:
+        self.module = module
+        self.params = params
+        self.now = time.time()
+        self.window = float(self.params["recent_hours"])
+
+    def is_recent(self, hours: float | None) -> bool:
+        # Future dates (clock skew) count as recent.
+        return hours is not None and hours <= self.window
+
+    # --- git -------------------------------------------------------------------------
+    def git(self, git: str, args: list[str], check: bool = True) -> tuple[int, str, str]:
+        rc, out, err = self.module.run_command(
+            [git, "--no-optional-locks", "-C", self.params["repo_path"], *args],
+            environ_update={"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat"},
+            errors="replace",
+        )
+        if check and rc != 0:
+            raise GitError(f"git {' '.join(args[:2])} failed (rc={rc}): {err.strip() or out.strip()}")
+        return rc, out, err
+
+    def repository(self) -> tuple[bool, dict[str, t.Any], list[dict[str, t.Any]]]:
+        path = self.params["repo_path"]
+        repo: dict[str, t.Any] = {"path": path, "head": None, "branch": None, "tag": None, "describe": None, "dirty": None, "error": None}
+        if not path:
+            repo["error"] = "repo_path not given"
+            return False, repo, []
+        if not os.path.isdir(path):
+            repo["error"] = f"{path} does not exist" if not os.path.lexists(path) else f"{path} is not a directory"
+            return False, repo, []
+        git = self.module.get_bin_path(self.params["git_cli"])
+        if not git:
+            repo["error"] = f"git CLI {self.params['git_cli']!r} not found"
+            return False, repo, []
+        try:
+            rc, out, err = self.git(git, ["rev-parse", "--is-inside-work-tree"], check=False)
+            if rc != 0 or out.strip() != "true":
+                raise GitError(f"{path} is not a git checkout: {err.strip() or out.strip()}")
+            rc, out, _err = self.git(git, ["rev-parse", "--verify", "--quiet", "HEAD"], check=False)
+            if rc != 0:
+                repo["error"] = "the repository has no commit yet"
+                return True, repo, []
+            repo["head"] = out.strip()
+            rc, out, _err = self.git(git, ["symbolic-ref", "--short", "--quiet", "HEAD"], check=False)
+            repo["branch"] = out.strip() if rc == 0 and out.strip() else None
+            rc, out, _err = self.git(git, ["describe", "--tags", "--exact-match", "HEAD"], check=False)
+            repo["tag"] = out.strip() if rc == 0 and out.strip() else None
+            rc, out, _err = self.git(git, ["describe", "--tags", "--always", "HEAD"], check=False)
+            repo["describe"] = out.strip() if rc == 0 and out.strip() else None
+            rc, out, _err = self.git(git, ["status", "--porcelain", "--untracked-files=no"], check=False)
+            repo["dirty"] = bool(out.strip()) if rc == 0 else None
+            _rc, out, _err = self.git(git, ["log", "-z", f"--max-count={self.params['count']}", LOG_FORMAT, "HEAD"])
+            commits = parse_git_log(out)
+        except (GitError, ValueError) as exc:
+            repo["error"] = str(exc)
+            return False, repo, []
+        for commit in commits:
+            when = parse_time(commit["date"])
+            commit["age_hours"] = age_hours(when, self.now)
+            commit["recent"] = self.is_recent(commit["age_hours"])
+        return True, repo, commits
+
+    # --- docker ----------------------------------------------------------------------
+    def image_created(self, client: DockerCli, image_ids: list[str]) -> dict[str, str | None]:
+        if not image_ids:
+            return {}
+        # A removed image makes the call fail for that id only: read what was printed.
+        _rc, out, _err = client.run(["image", "inspect", *image_ids], check=False)
+        try:
+            images = json.loads(out) if out.strip() else []
+        except ValueError:
+            images = []
+        return {img.get("Id"): iso(parse_time(img.get("Created"))) for img in images if isinstance(img, dict)}
+
+    def services(self) -> tuple[dict[str, t.Any], str | None]:
+        if not self.module.get_bin_path(self.params["docker_cli"]):
+            return {}, f"docker CLI {self.params['docker_cli']!r} not found"
+        client = DockerCli(self.module, docker_cli=self.params["docker_cli"], project_name=self.params["project_name"])
+        try:
+            by_service = client.service_containers()
+            images = self.image_created(client, sorted({c.get("Image", "") for cs in by_service.values() for c in cs} - {""}))
+        except (DockerError, ValueError) as exc:
+            return {}, str(exc)
+        services: dict[str, t.Any] = {}
+        for name in sorted(by_service):
+            containers = []
+            for container in by_service[name]:
+                state = container.get("State") or {}
+                containers.append({
+                    "name": str(container.get("Name", "")).lstrip("/"),
+                    "id": str(container.get("Id", ""))[:12],
+                    "image": (container.get("Config") or {}).get("Image"),
+                    "image_id": container.get("Image"),
+                    "created_dt": parse_time(container.get("Created")),
+                    "started_dt": parse_time(state.get("StartedAt")),
+                    "state": state.get("Status"),
+                    "restart_count": container.get("RestartCount", 0),
+                })
+            epoch = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+            containers.sort(key=lambda c: (c["created_dt"] or epoch, c["name"]), reverse=True)
+            newest = containers[0]
+            hours = age_hours(newest["created_dt"], self.now)
+            services[name] = {
+                "image": newest["image"],
+                "image_id": newest["image_id"],
+                "image_created": images.get(newest["image_id"]),
+                "container_created": iso(newest["created_dt"]),
+                "started_at": iso(newest["started_dt"]),
+                "state": newest["state"],
+                "restart_count": newest["restart_count"],
+                "age_hours": hours,
+                "recent": self.is_recent(hours),
+                "containers": [
+                    {"name": c["name"], "id": c["id"], "image_id": c["image_id"], "created": iso(c["created_dt"]), "state": c["state"]}
+                    for c in containers
+                ],
+            }
+        return services, None
+
+    def run(self) -> dict[str, t.Any]:
+        repo_found, repo, commits = self.repository()
+        services, docker_error = self.services()
+        changes = []
+        for commit in commits:
+            if commit["recent"]:
+                changes.append({
+                    "kind": "commit", "name": commit["short_hash"], "time": iso(parse_time(commit["date"])),
+                    "age_hours": commit["age_hours"], "description": f"{commit['subject']} ({commit['author']})",
+                })
+        for name, service in services.items():
+            if service["recent"]:
+                short_id = (service["image_id"] or "").replace("sha256:", "")[:12]
+                changes.append({
+                    "kind": "container", "name": name, "time": service["container_created"], "age_hours": service["age_hours"],
+                    "description": f"container {service['containers'][0]['name']} created from {service['image']} (sha256:{short_id})",
+                })
+        changes.sort(key=lambda c: (c["age_hours"], c["kind"], c["name"]))
+        return {
+            "changed": False,
+            "repo_found": repo_found,
+            "repo": repo,
+            "commits": commits,
+            "services": services,
+            "docker_error": docker_error,
+            "recent_hours": self.window,
+            "recent_changes": changes,
+        }
+
+
+def validate(params: t.Mapping[str, t.Any]) -> None:
+    """Raise OptionError naming the first option out of range."""
+    if params["count"] < 1:
+        raise OptionError(f"count={params['count']!r} is out of range: accepted values are integers >= 1", option="count")
+    if params["recent_hours"] <= 0:
+        raise OptionError(f"recent_hours={params['recent_hours']!r} is out of range: accepted values are > 0", option="recent_hours")
