@@ -32,20 +32,8 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - usdx.incident.attributes
   - usdx.incident.connection
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads; check mode changes nothing about what it does.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - When a service has several containers (scaled, or one-off C(docker compose run) containers), the service is
     described by one of them (not a one-off, running if any is, else the latest started);

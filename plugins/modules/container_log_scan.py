@@ -53,20 +53,8 @@ options:
     type: int
     default: 50
 extends_documentation_fragment:
+  - usdx.incident.attributes
   - usdx.incident.connection
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads; check mode changes nothing about what it does.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - C(crash_on_startup) needs the container's state. It is found for a container that is not running (or is
     restarting) after a non-zero exit, when errors or exceptions come within the first 25 lines of a run that

@@ -24,16 +24,8 @@ description:
 author:
   - USDX/Wexel DevOps Team (@usdx-wexel)
 extends_documentation_fragment:
+  - usdx.incident.attributes
   - usdx.incident.connection
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it runs unchanged in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   paths:
     description:

@@ -21,15 +21,7 @@ description:
 author:
   - USDX/Wexel DevOps Team (@usdx-wexel)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads; it runs unchanged in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - usdx.incident.attributes
 options:
   rpc_url:
     description:

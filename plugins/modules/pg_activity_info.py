@@ -42,21 +42,9 @@ options:
     type: int
     default: 1000
 extends_documentation_fragment:
+  - usdx.incident.attributes
   - usdx.incident.connection
   - usdx.incident.connection.postgres
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads; check mode changes nothing about what it does.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - With O(connect_via=container) the module runs C(docker exec --user postgres <db container> psql -X -A -t),
     relying on the container trusting local socket connections, as the runbook's

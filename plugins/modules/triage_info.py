@@ -131,21 +131,9 @@ options:
       - The deploy directory, a git checkout, for the V(deployment) check; without it no commit is reported.
     type: path
 extends_documentation_fragment:
+  - usdx.incident.attributes
   - usdx.incident.connection
   - usdx.incident.connection.postgres
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads; check mode changes nothing about what it does.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - The options the standalone modules have beyond these keep their defaults here (for example C(threshold_percent=90),
     C(recent_hours=24), C(active_limit=10)); run the standalone module for other values.
