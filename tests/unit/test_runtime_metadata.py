@@ -9,6 +9,7 @@ from __future__ import annotations
 import pathlib
 import re
 
+import ansible.release  # the ansible-core this suite runs on, the one CI tests
 import pytest
 import yaml
 
@@ -29,7 +30,5 @@ def test_action_group_is_the_modules_with_its_fragment(group: str) -> None:
 
 
 def test_requires_ansible_is_the_tested_core() -> None:
-    import ansible.release  # the ansible-core CI runs
-
-    major_minor = ".".join(ansible.release.__version__.split(".")[:2])
-    assert RUNTIME["requires_ansible"] == f">={major_minor}.0,<{major_minor.split('.')[0]}.{int(major_minor.split('.')[1]) + 1}.0"
+    major, minor = (int(part) for part in ansible.release.__version__.split(".")[:2])
+    assert RUNTIME["requires_ansible"] == f">={major}.{minor}.0,<{major}.{minor + 1}.0"
