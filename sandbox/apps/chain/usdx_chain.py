@@ -8,12 +8,10 @@ import hashlib
 import json
 import os
 import random
-import signal
-import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from usdx_common import Logger, env, env_float, env_int
+from usdx_common import Logger, env, env_float, env_int, serve
 
 log = Logger("chain")
 
@@ -231,17 +229,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = env_int("CHAIN_PORT", 8545)
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    server.daemon_threads = True
-
-    def stop(signum, _frame):
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("JSON-RPC listening on :%d (chain id %d, block time %ss, head %d)", port, CHAIN_ID, BLOCK_TIME, head())
-    server.serve_forever()
+    serve(port, Handler, log, "JSON-RPC listening on :%d (chain id %d, block time %ss, head %d)", port, CHAIN_ID, BLOCK_TIME, head())
 
 
 if __name__ == "__main__":

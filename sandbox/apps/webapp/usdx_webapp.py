@@ -1,14 +1,12 @@
 """USDX/Wexel web app (sandbox): serves the UI on :3000 and proxies /api/* to the indexer."""
 import json
-import signal
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from usdx_common import MAINTENANCE_KEY, Logger, env, env_int, err_text, redis_client
+from usdx_common import MAINTENANCE_KEY, Logger, env, env_int, err_text, redis_client, serve
 
 log = Logger("webapp", env("WEBAPP_LOG_FILE", "/var/log/usdx-wexel/webapp.log"))
 INDEXER_URL = env("INDEXER_URL", "http://indexer:3001").rstrip("/")
@@ -136,17 +134,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = env_int("WEBAPP_PORT", 3000)
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    server.daemon_threads = True
-
-    def stop(signum, _frame):
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("web app listening on :%d (api %s)", port, INDEXER_URL)
-    server.serve_forever()
+    serve(port, Handler, log, "web app listening on :%d (api %s)", port, INDEXER_URL)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Shared helpers for the USDX/Wexel sandbox apps (stdlib + psycopg2 + redis only)."""
 import json
 import os
+import signal
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import ThreadingHTTPServer
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40, "FATAL": 50}
 
@@ -165,3 +167,18 @@ class Rpc:
 
     def block_number(self):
         return int(self.call("eth_blockNumber"), 16)
+
+
+def serve(port, handler, log, banner, *banner_args):
+    """Serve HTTP on every address of the container until SIGTERM or SIGINT."""
+    server = ThreadingHTTPServer(("0.0.0.0", port), handler)
+    server.daemon_threads = True
+
+    def stop(signum, _frame):
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(banner, *banner_args)
+    server.serve_forever()

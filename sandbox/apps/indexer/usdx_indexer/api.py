@@ -1,14 +1,12 @@
 """Indexer HTTP API on :3001 -- /health, /metrics, /api/status, /api/events."""
 import json
-import signal
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from usdx_common import Logger, Rpc, db_connect, env, env_int, err_text, redis_client
+from usdx_common import Logger, Rpc, db_connect, env, env_int, err_text, redis_client, serve
 from usdx_indexer import LOG_FILE_DEFAULT, status
 from usdx_indexer.pool import Pool
 
@@ -220,18 +218,8 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = env_int("INDEXER_PORT", 3001)
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    server.daemon_threads = True
-
-    def stop(signum, _frame):
-        log.info("api received %s, shutting down", signal.Signals(signum).name)
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("API listening on :%d (db %s, redis %s, rpc %s)", port, env("DB_HOST", "db"),
-             env("REDIS_URL", "redis://redis:6379/0"), RPC.url)
-    server.serve_forever()
+    serve(port, Handler, log, "API listening on :%d (db %s, redis %s, rpc %s)", port, env("DB_HOST", "db"),
+          env("REDIS_URL", "redis://redis:6379/0"), RPC.url)
 
 
 if __name__ == "__main__":
