@@ -179,14 +179,22 @@ def test_restart_false_withholds_the_fix(sandbox_fault):
 
 # ------------------------------------------------------------------ bad input
 
+def _absolute(value: t.Any) -> t.Any:
+    """The sandbox inventory's paths, which are relative to its own directory, made absolute."""
+    if isinstance(value, list):
+        return [_absolute(item) for item in value]
+    if isinstance(value, str):
+        return value.replace("inventory_dir ~ '/../..", f"'{REPO}")
+    return value
+
+
 def _inventory(tmp_path: pathlib.Path, **overrides: t.Any) -> pathlib.Path:
     """A copy of the sandbox inventory with absolute paths; an override of None removes the variable."""
     inv = tmp_path / "inventory"
     (inv / "group_vars").mkdir(parents=True)
     shutil.copy(INVENTORY / "hosts.yml", inv / "hosts.yml")
-    group_vars = yaml.safe_load((INVENTORY / "group_vars" / "usdx_stacks.yml").read_text())
-    text = yaml.safe_dump(group_vars).replace("{{ inventory_dir }}/../..", str(REPO))
-    group_vars = yaml.safe_load(text)
+    group_vars = {key: _absolute(value) for key, value in
+                  yaml.safe_load((INVENTORY / "group_vars" / "usdx_stacks.yml").read_text()).items()}
     for key, value in overrides.items():
         if value is None:
             group_vars.pop(key)
