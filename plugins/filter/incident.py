@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 import typing as t
 from collections.abc import Mapping, Sequence
 
@@ -223,6 +224,13 @@ class _Findings:
                 "health": _text(info.get("health")) or None,
                 "restart_count": int(_number(info.get("restart_count"), f"findings.services.{name}.restart_count", self.name) or 0),
             }
+        # No container at all is the worst "not running": a project that is gone, or services asked for by name.
+        absent = list(doc.get("missing") or [])
+        if doc.get("project_found") is False:
+            absent += self.opts["critical_services"]
+        for name in absent:
+            services.setdefault(str(name), {"running": False, "state": "missing", "restarting": False, "exit_code": None,
+                                            "oom_killed": False, "health": None, "restart_count": 0})
         return services
 
     def describe_service(self, name: str) -> str:
@@ -628,7 +636,8 @@ def triage_summary(findings: t.Any, document: t.Any = None) -> list[str]:
     lines.append("data at risk: " + ("YES: " + "; ".join(risk.get("reasons", [])) if risk.get("at_risk") else "no"))
     if document:
         lines.append(f"findings: {document}")
-    return lines
+    # Error texts from hosts span lines (psycopg2's hints, tracebacks): one line per item stays readable.
+    return [re.sub(r"\s*\n\s*", " ", line) for line in lines]
 
 
 # --------------------------------------------------------------------------------------------

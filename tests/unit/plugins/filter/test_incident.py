@@ -512,3 +512,30 @@ def test_summary_of_a_full_disk_says_data_is_at_risk():
 def test_summary_bad_input(findings, message):
     with pytest.raises(AnsibleFilterError, match=message):
         triage_summary(findings)
+
+
+def test_summary_folds_multi_line_host_errors_into_one_line():
+    def pg_refused(f):
+        error = 'connection to server at "127.0.0.1" failed: Connection refused\n\tIs the server running on that host?'
+        f["postgres"] = {"is_available": False, "error": error}
+    lines = triage_summary(judged(pg_refused))
+    assert lines[0] == ('P0 (respond: Immediate): database unavailable: connection to server at "127.0.0.1" failed: '
+                        "Connection refused Is the server running on that host?")
+    assert all("\n" not in line for line in lines)
+
+
+def test_a_project_without_containers_is_every_critical_service_missing():
+    def project_gone(f):
+        f["services"] = {"changed": False, "project_found": False, "services": {}, "running": [], "not_running": []}
+    result = severity(apply(project_gone))
+    assert result["level"] == "P0"
+    for name in ("db", "redis", "indexer"):
+        assert f"API unavailable: {name} container missing" in result["reason"]
+    assert rank_scenarios(apply(project_gone))[0]["scenario"] == "api_unavailable"
+
+
+def test_a_service_asked_for_but_absent_is_missing():
+    def webapp_removed(f):
+        del f["services"]["services"]["webapp"]
+        f["services"]["missing"] = ["webapp"]
+    assert "webapp container missing" in severity(apply(webapp_removed))["reason"]
