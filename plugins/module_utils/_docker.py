@@ -127,11 +127,6 @@ class DockerCli:
             raise DockerError(f"docker {' '.join(args[:3])} failed (rc={rc}): {err.strip() or out.strip()}")
         return rc, out, err
 
-    def run_json_lines(self, args: list[str]) -> list[dict[str, t.Any]]:
-        """Run a command printing one JSON document a line (C(--format '{{json .}}'))."""
-        _rc, out, _err = self.run(args)
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
-
     def project_container_ids(self) -> list[str]:
         """All containers of the project, running or not."""
         _rc, out, _err = self.run(["ps", "--all", "--quiet", "--no-trunc", "--filter", f"label={COMPOSE_PROJECT_LABEL}={self.project_name}"])
@@ -169,11 +164,6 @@ class DockerCli:
         for name in sorted(env or {}):
             args += ["--env", name]
         return self.run([*args, container, *argv], check=False, data=data, env=env)
-
-    def system_df(self) -> dict[str, t.Any]:
-        """C(docker system df --verbose) as parsed JSON."""
-        _rc, out, _err = self.run(["system", "df", "--verbose", "--format", "{{json .}}"])
-        return json.loads(out)
 
     def stats(self, ids: list[str]) -> dict[str, dict[str, t.Any]]:
         """One C(docker stats --no-stream) sample per container, parsed, keyed by full container id.
