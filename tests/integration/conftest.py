@@ -176,10 +176,11 @@ def module_runner() -> t.Callable[..., ModuleRun]:
 
 @pytest.fixture(scope="session")
 def helpers() -> t.Any:
-    """Plain helpers for tests: utc_now, wait_until, playbook_command, ansible_env."""
+    """Plain helpers for tests: utc_now, wait_until, sandbox_sh, playbook_command, ansible_env."""
     class Helpers:
         utc_now = staticmethod(utc_now)
         wait_until = staticmethod(wait_until)
+        sandbox_sh = staticmethod(sandbox_sh)
         project = PROJECT
 
         @staticmethod

@@ -18,6 +18,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 import typing as t
 
 import pytest
@@ -28,14 +29,10 @@ pytestmark = pytest.mark.sandbox
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "api_unavailable.yml"
 INVENTORY = REPO / "inventories" / "sandbox"
-SANDBOX_SH = REPO / "sandbox" / "sandbox.sh"
+# The ansible of the Python running the tests (the project's virtualenv).
+VENV_BIN = pathlib.Path(sys.executable).parent
 PROJECT = "usdx-wexel"
 HOST = "sandbox"
-
-
-def _bin(name: str) -> str:
-    candidate = REPO / ".venv" / "bin" / name
-    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
 class Run(t.NamedTuple):
@@ -79,14 +76,14 @@ class Run(t.NamedTuple):
 def run_role(*, extra_vars: dict[str, t.Any] | None = None, check: bool = False,
              inventory: pathlib.Path = INVENTORY, timeout: float = 400) -> Run:
     """ansible-playbook playbooks/api_unavailable.yml with the json callback."""
-    cmd = [_bin("ansible-playbook"), "-i", str(inventory), str(PLAYBOOK)]
+    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK)]
     if check:
         cmd.append("--check")
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_RETRY_FILES_ENABLED": "0",
-           "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env, check=False)
     try:
         doc = json.loads(proc.stdout)
@@ -109,10 +106,16 @@ def indexer_state() -> dict[str, t.Any]:
             "started_at": state["StartedAt"], "finished_at": state["FinishedAt"]}
 
 
-def sandbox_sh(*args: str) -> str:
-    proc = subprocess.run([str(SANDBOX_SH), *args], capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
-    assert proc.returncode == 0, f"sandbox.sh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+def bystanders() -> dict[str, tuple[str, str]]:
+    """Container id and start time of every service the role must leave alone."""
+    ids = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={PROJECT}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    found = {}
+    for info in json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout):
+        service = info["Config"]["Labels"]["com.docker.compose.service"]
+        if service != "indexer":
+            found[service] = (info["Id"], info["State"]["StartedAt"])
+    return found
 
 
 # ------------------------------------------------------------------ check mode, then real runs
@@ -121,6 +124,7 @@ def test_check_mode_then_fix_then_idempotent(sandbox_fault):
     """check (reports the start, changes nothing) -> real (starts the indexer) -> check -> real (no change)."""
     sandbox_fault("api-down")
     killed = indexer_state()
+    untouched = bystanders()
 
     check1 = run_role(check=True)
     after_check1 = indexer_state()
@@ -156,6 +160,9 @@ def test_check_mode_then_fix_then_idempotent(sandbox_fault):
         assert run.outcome["healthy_before"] is True
         assert run.outcome["start"] == [] and run.outcome["restart"] == []
     assert after_real2 == after_real1
+    # Only the broken service was started: db, redis, chain and webapp were neither restarted nor recreated.
+    assert set(untouched) == {"db", "redis", "chain", "webapp"}
+    assert bystanders() == untouched, "the role restarted or recreated a service that was not broken"
 
 
 # ------------------------------------------------------------------ the restart gate
@@ -225,14 +232,14 @@ BAD_INVENTORY = [
 
 
 @pytest.fixture(scope="module")
-def api_down(sandbox) -> t.Iterator[t.Callable[[], dict[str, t.Any]]]:
+def api_down(sandbox, helpers) -> t.Iterator[t.Callable[[], dict[str, t.Any]]]:
     """The api-down fault, (re)injected on demand (cheap when already in place), cleared at the end."""
     def ensure() -> dict[str, t.Any]:
-        sandbox_sh("fault", "api-down")
+        helpers.sandbox_sh("fault", "api-down")
         return indexer_state()
 
     yield ensure
-    sandbox_sh("fault", "clear")
+    helpers.sandbox_sh("fault", "clear")
 
 
 def _assert_rejected(run: Run, variable: str, before: dict[str, t.Any]) -> None:
