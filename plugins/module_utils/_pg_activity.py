@@ -39,7 +39,7 @@ SELECT json_build_object(
   'role_limits', (SELECT coalesce(json_agg(x ORDER BY x."user"), '[]'::json) FROM (
       SELECT r.rolname::text AS "user", r.rolconnlimit AS "limit",
              (SELECT count(*) FROM c WHERE c.usename = r.rolname) AS connections
-      FROM pg_roles r WHERE r.rolconnlimit >= 0) x),
+      FROM pg_roles r WHERE r.rolcanlogin AND r.rolconnlimit > 0) x),
   'idle_connections', (SELECT coalesce(json_agg(x ORDER BY x.idle_seconds DESC), '[]'::json) FROM (
       SELECT pid, usename AS "user", datname AS database, application_name AS application,
              host(client_addr) AS client_addr,
@@ -89,15 +89,19 @@ def summarize(doc: dict[str, t.Any]) -> dict[str, t.Any]:
     max_connections = int(doc["max_connections"])
     reserved = int(doc["superuser_reserved_connections"])
     total = int(doc["total"])
+    # Only a role that can log in and has a positive limit can be "at its limit": CONNECTION LIMIT 0 (or NOLOGIN)
+    # is how a role is retired, not a pool that filled up. The query keeps only those; documents recorded from the
+    # query before it did list limit 0 too.
     role_limits = [
         {
             "user": row["user"],
             "limit": int(row["limit"]),
             "connections": int(row["connections"]),
             "at_limit": int(row["connections"]) >= int(row["limit"]),
-            "use_percent": round(100.0 * int(row["connections"]) / int(row["limit"]), 1) if int(row["limit"]) else 100.0,
+            "use_percent": round(100.0 * int(row["connections"]) / int(row["limit"]), 1),
         }
         for row in doc.get("role_limits") or []
+        if int(row["limit"]) > 0
     ]
     available = max(0, max_connections - reserved - total)
     waiting = doc.get("waiting_locks") or []
@@ -157,7 +161,7 @@ class PgActivity:
             if not exc.unavailable:
                 raise
             # The broken thing is the answer: report it instead of failing.
-            result.update(is_available=False, exhausted=exc.exhausted, error=str(exc))
+            result.update(is_available=False, exhausted=exc.exhausted, error=str(exc), timed_out=exc.timed_out)
             return result
         result.update(summarize(doc))
         return result

@@ -20,7 +20,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 STATE_DIR = REPO / "sandbox" / ".state"
 if str(REPO / "build" / "collections") not in sys.path:
     sys.path.insert(0, str(REPO / "build" / "collections"))
-from ansible_collections.usdx.incident.plugins.filter.incident import rank_scenarios, severity  # noqa: E402
+from ansible_collections.usdx.incident.plugins.filter.scenarios import rank_scenarios  # noqa: E402
+from ansible_collections.usdx.incident.plugins.filter.severity import severity  # noqa: E402
 
 pytestmark = pytest.mark.sandbox
 

@@ -48,18 +48,25 @@ def test_summarize_recorded_role_limit(fixture_text):
         (17, 3, [], True, 0, 85.0),
         (19, 3, [], True, 0, 95.0),
         (5, 3, [{"user": "usdx", "limit": 5, "connections": 5}], True, 12, 25.0),
-        (5, 3, [{"user": "usdx", "limit": 0, "connections": 0}], True, 12, 25.0),
+        (5, 3, [{"user": "retired", "limit": 0, "connections": 0}], False, 12, 25.0),
+        (5, 3, [{"user": "retired", "limit": 0, "connections": 0}, {"user": "usdx", "limit": 5, "connections": 5}], True, 12, 25.0),
         (4, 3, [{"user": "usdx", "limit": 5, "connections": 4}], False, 13, 20.0),
     ],
-    ids=["quiet", "ordinary-slots-full", "into-reserved-slots", "role-at-limit", "role-disabled", "role-below-limit"],
+    ids=["quiet", "ordinary-slots-full", "into-reserved-slots", "role-at-limit", "retired-role-limit-0",
+         "retired-role-beside-one-at-limit", "role-below-limit"],
 )
 def test_summarize_exhaustion(total, reserved, limits, exhausted, available, percent):
     doc = {"server_version": "15", "max_connections": 20, "superuser_reserved_connections": reserved, "total": total,
            "role_limits": limits, "waiting_locks": None}
     result = summarize(doc)
     assert (result["exhausted"], result["available_connections"], result["use_percent"]) == (exhausted, available, percent)
-    assert [r["at_limit"] for r in result["role_limits"]] == [r["connections"] >= r["limit"] for r in limits]
+    # A role with CONNECTION LIMIT 0 is retired: not listed, never "at its limit".
+    assert [r["at_limit"] for r in result["role_limits"]] == [r["connections"] >= r["limit"] for r in limits if r["limit"] > 0]
     assert result["waiting_locks"] == [] and result["idle_connections"] == []
+
+
+def test_activity_sql_counts_only_login_roles_with_a_limit():
+    assert "WHERE r.rolcanlogin AND r.rolconnlimit > 0" in activity_sql(300, 10, 1000)
 
 
 def test_activity_sql_embeds_only_integers():

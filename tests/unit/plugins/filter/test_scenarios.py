@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rank_scenarios filter."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from findings_builders import apply, db_exhausted, disk_full, disk_full_db_errors, api_down, healthy, indexer_lag, rpc_down, set_path
+
+from ansible_collections.usdx.incident.plugins.filter.scenarios import FilterModule, evidence_of, rank_scenarios
+from ansible_collections.usdx.incident.plugins.module_utils import _runbook
+from ansible_collections.usdx.incident.plugins.plugin_utils._findings import Findings
+
+
+@pytest.mark.parametrize(
+    ("changes", "order"),
+    [
+        ((db_exhausted,), ["db_connections_exhausted", "api_unavailable", "indexer_lag", "bad_deployment"]),
+        ((rpc_down,), ["external_service_failure", "api_unavailable", "bad_deployment"]),
+        ((disk_full_db_errors,), ["disk_full", "api_unavailable", "indexer_lag", "db_connections_exhausted", "bad_deployment"]),
+        ((api_down,), ["api_unavailable", "bad_deployment"]),
+        ((indexer_lag,), ["indexer_lag", "bad_deployment"]),
+        ((disk_full,), ["disk_full"]),
+        ((disk_full, api_down), ["api_unavailable", "disk_full", "bad_deployment"]),
+    ],
+    ids=["db-exhausted-explains-health-503", "rpc-down-explains-health-and-lag", "disk-full-explains-db-errors",
+         "crashed-indexer-alone", "stalled-indexer-alone", "disk-full-alone", "crash-beside-unrelated-full-disk"],
+)
+def test_rank_order(changes, order):
+    ranked = rank_scenarios(apply(*changes))
+    assert [r["scenario"] for r in ranked] == order
+    scores = [r["score"] for r in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r["evidence"] for r in ranked)
+
+
+def test_rank_two_causes_outrank_their_common_effect():
+    findings = apply(db_exhausted)
+    findings["api"]["json"]["checks"]["chain"] = "[Errno 111] Connection refused"
+    findings["lag"].update(status="rpc_unreachable", rpc={"reachable": False, "error": "[Errno 111] Connection refused"})
+    findings["logs"]["causes"]["rpc_failure"] = {"count": 3}
+    ranked = rank_scenarios(findings)
+    assert {r["scenario"] for r in ranked[:2]} == {"db_connections_exhausted", "external_service_failure"}
+    assert [r["scenario"] for r in ranked[2:]] == ["api_unavailable", "bad_deployment"]
+    assert all("api_unavailable" in r["explains"] for r in ranked[:2])
+
+
+def test_rank_details_for_db_exhaustion():
+    top, api = rank_scenarios(apply(db_exhausted))[:2]
+    assert top["explains"] == ["api_unavailable", "indexer_lag"]
+    assert top["evidence"][0] == "no connection slots left: 17/20 connections (85%)"
+    assert "sessions idle in transaction: 1, lock waits: 1" in top["evidence"]
+    assert any(e.startswith("API health db check: connection to server") for e in top["evidence"])
+    assert top["score"] > api["score"]
+    assert api["evidence"][0].startswith("API health returned 503 (db: connection to server")
+
+
+def test_rank_rpc_down_evidence():
+    top = rank_scenarios(apply(rpc_down))[0]
+    assert top["evidence"] == ["chain RPC unreachable: [Errno 111] Connection refused",
+                               "API health chain check: [Errno 111] Connection refused",
+                               "chain container exited (exit code 137)",
+                               "logs show rpc_failure (9 lines in indexer)"]
+
+
+def test_rank_healthy_is_empty():
+    assert rank_scenarios(healthy()) == []
+
+
+def test_bad_deployment_needs_a_symptom_and_a_change():
+    assert rank_scenarios(apply(disk_full)) == [r for r in rank_scenarios(apply(disk_full)) if r["scenario"] != "bad_deployment"]
+    no_changes = apply(api_down, set_path(("deployment", "recent_changes"), []))
+    assert [r["scenario"] for r in rank_scenarios(no_changes)] == ["api_unavailable"]
+    crash = apply(api_down, set_path(("logs", "causes"), {"crash_on_startup": {"count": 2, "services": ["indexer"]}}),
+                  set_path(("deployment", "repo", "dirty"), True))
+    deployment = [r for r in rank_scenarios(crash) if r["scenario"] == "bad_deployment"][0]
+    assert deployment["evidence"] == ["recent changes (1): container indexer 0.4h ago", "logs show crash_on_startup (2 lines in indexer)",
+                                      "uncommitted changes in the deploy directory"]
+    assert deployment["explains"] == []
+
+
+def test_rank_ties_follow_the_fixed_order():
+    findings = {"disk": {"full": ["/a"]}, "lag": {"status": "lagging", "lag_blocks": 20}}
+    assert [(r["scenario"], r["score"]) for r in rank_scenarios(findings)] == [("disk_full", 2), ("indexer_lag", 2)]
+
+
+def test_rank_is_deterministic():
+    findings = apply(db_exhausted, rpc_down, disk_full)
+    assert all(rank_scenarios(findings) == rank_scenarios(copy.deepcopy(findings)) for _i in range(5))
+
+
+def test_rank_bad_input():
+    with pytest.raises(AnsibleFilterError, match=r"rank_scenarios: the input must be a findings dict, got \['api'\]"):
+        rank_scenarios(["api"])
+    with pytest.raises(AnsibleFilterError, match="rank_scenarios: unknown option 'foo'"):
+        rank_scenarios(healthy(), foo=1)
+
+
+
+
+# ----------------------------------------------------------------------------------------- cause outranks effect
+
+def indexer_crashed_by_exhaustion(f):
+    """The database is out of connections and the indexer (the API) crashed of it: no /health answer at all."""
+    db_exhausted(f)
+    api_down(f)
+
+
+def api_restarting_on_exhaustion(f):
+    """The API still answers, its db check says too many connections, and its container keeps restarting."""
+    db_exhausted(f)
+    f["services"]["services"]["indexer"].update(restarting=True, restart_count=5)
+
+
+def exhaustion_only_in_the_api_logs(f):
+    """No postgres check result (it timed out): the API's own logs name the exhaustion."""
+    api_down(f)
+    f["postgres"] = {"failed": True, "timed_out": True, "msg": "postgres: no answer within 20s"}
+    f["logs"]["causes"] = {"db_connections_exhausted": {"count": 40, "services": ["indexer"], "sample": "FATAL: too many clients"}}
+
+
+def full_disk_failing_the_database(f):
+    disk_full(f)
+    f["postgres"] = {"is_available": False, "exhausted": False, "error": "could not write to file: No space left on device"}
+    f["api"] = {"status": 503, "json": {"checks": {"db": "could not write: No space left on device", "redis": "ok", "chain": "ok"}}}
+
+
+def rpc_outage_lagging_the_indexer(f):
+    f["lag"] = {"status": "stalled", "lag_blocks": 400, "lag_seconds": 400.0}
+    f["rpc"] = {"reachable": False, "error": "connection refused"}
+    f["api"] = {"status": 503, "json": {"checks": {"db": "ok", "redis": "ok", "chain": "connection refused"}}}
+
+
+def rpc_slow_and_lag_stalled(f):
+    indexer_lag(f)
+    f["logs"]["causes"] = {"rpc_failure": {"count": 12, "services": ["indexer"], "sample": "eth_getBlockByNumber timed out"}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "cause", "effects"),
+    [
+        ((indexer_crashed_by_exhaustion,), "db_connections_exhausted", ["api_unavailable"]),
+        ((api_restarting_on_exhaustion,), "db_connections_exhausted", ["api_unavailable", "indexer_lag"]),
+        ((exhaustion_only_in_the_api_logs,), "db_connections_exhausted", ["api_unavailable"]),
+        ((full_disk_failing_the_database,), "disk_full", ["api_unavailable"]),
+        ((disk_full_db_errors,), "disk_full", ["db_connections_exhausted", "api_unavailable", "indexer_lag"]),
+        ((rpc_outage_lagging_the_indexer,), "external_service_failure", ["api_unavailable", "indexer_lag"]),
+        ((rpc_slow_and_lag_stalled,), "external_service_failure", ["indexer_lag"]),
+    ],
+    ids=["exhaustion-crashed-the-indexer", "exhaustion-restarting-the-api", "exhaustion-only-in-api-logs",
+         "full-disk-fails-the-database", "full-disk-db-errors", "rpc-outage-lag", "rpc-failures-in-logs-lag"],
+)
+def test_cause_outranks_effect(changes, cause, effects):
+    ranked = rank_scenarios(apply(*changes))
+    assert ranked[0]["scenario"] == cause, [(r["scenario"], r["score"]) for r in ranked]
+    assert ranked[0]["explains"] == effects
+    assert all(ranked[0]["score"] > r["score"] for r in ranked[1:])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # The database is exhausted but the API's own errors say nothing of it: the crash is its own problem.
+        (lambda f: (db_exhausted(f), api_down(f), f["logs"].update(causes={"out_of_memory": {"count": 1, "services": ["indexer"]}})),),
+        # Redis is gone too: the exhaustion does not explain a missing redis.
+        (indexer_crashed_by_exhaustion, lambda f: f["services"]["services"]["redis"].update(running=False, state="exited")),
+    ],
+    ids=["crash-without-exhaustion-in-api-errors", "other-critical-service-down"],
+)
+def test_exhaustion_does_not_explain_what_it_cannot_cause(changes):
+    ranked = rank_scenarios(apply(*changes))
+    exhaustion = [r for r in ranked if r["scenario"] == "db_connections_exhausted"][0]
+    assert "api_unavailable" not in exhaustion["explains"]
+
+
+# ----------------------------------------------------------------------------------------- incomplete triage
+
+def test_checks_that_did_not_run_are_a_scenario_of_their_own():
+    findings = healthy()
+    for check in ("services", "logs"):
+        findings[check] = {"failed": True, "msg": "docker: permission denied"}
+    findings["checks"] = ["api", "services", "logs", "users"]
+    ranked = rank_scenarios(findings)
+    assert ranked == [{"scenario": "triage_incomplete", "score": 3, "explains": [],
+                       "evidence": ["services: docker: permission denied", "logs: docker: permission denied",
+                                    "users: no result: the check did not run"]}]
+
+
+def test_incomplete_triage_ranks_after_real_evidence():
+    findings = apply(api_down)
+    findings["disk"] = {"failed": True, "msg": "disk measurement failed: permission denied"}
+    assert [r["scenario"] for r in rank_scenarios(findings)] == ["api_unavailable", "bad_deployment", "triage_incomplete"]
+
+
+def test_filter_map():
+    assert FilterModule().filters() == {"rank_scenarios": rank_scenarios}
+
+
+def test_every_scenario_id_is_the_runbooks():
+    assert set(evidence_of(Findings(healthy(), "rank_scenarios", {}))) == set(_runbook.RANK_ORDER)
+    assert set(_runbook.RANK_ORDER) == set(_runbook.SCENARIOS) | set(_runbook.OTHER_FINDINGS)
