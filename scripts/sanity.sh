@@ -24,5 +24,13 @@ mkdir -p "$dest"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard \
   | tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$dest"
 
+# Collections the content imports code from (module_utils) must sit in the same collection root:
+# copy them from the ansible bundle the venv has, as `ansible-galaxy collection install -p` would.
+bundle=$("$venv_bin/python" -c 'import ansible.release, os; print(os.path.join(os.path.dirname(os.path.dirname(ansible.release.__file__)), "ansible_collections"))')
+for dependency in community/postgresql; do
+  mkdir -p "$(dirname "$dest")/../$dependency"
+  cp -a "$bundle/$dependency/." "$(dirname "$dest")/../$dependency/"
+done
+
 cd "$dest"
 exec "$venv_bin/ansible-test" sanity --local --python 3.11 --color no "$@"

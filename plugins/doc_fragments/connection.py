@@ -31,7 +31,8 @@ options:
   connect_via:
     description:
       - How to reach PostgreSQL.
-      - C(tcp) connects with psycopg2 to O(login_host):O(login_port).
+      - C(tcp) connects with psycopg2 to O(login_host):O(login_port) through community.postgresql's connection
+        functions, with TLS as O(ssl_mode) says.
       - C(container) runs C(psql) inside the O(db_service) container of the compose project,
         as the runbook's C(docker-compose exec db psql) does; use it when the database
         publishes no port.
@@ -68,9 +69,32 @@ options:
     default: usdx_wexel
   connect_timeout:
     description:
-      - Seconds to wait for the connection before reporting the server unreachable.
+      - Seconds to wait for the connection (TCP, TLS and authentication) before reporting the server unreachable.
+      - Once connected, a query may take the server's C(statement_timeout) of 15 seconds; a server that stops
+        answering altogether is given up two seconds later and reported unavailable and timed out.
     type: int
     default: 5
+  ssl_mode:
+    description:
+      - Whether and how to use TLS with O(connect_via=tcp), as libpq's C(sslmode); V(verify-full) checks the
+        server's certificate against O(ca_cert) and its host name, as a production database needs.
+      - Taken from the common options of the M(community.postgresql.postgresql_info) family.
+    type: str
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+    default: prefer
+  ca_cert:
+    description:
+      - CA certificate file (PEM) that signs the server's certificate, with O(connect_via=tcp) (libpq's C(sslrootcert)).
+    type: str
+    aliases: [ssl_rootcert]
+  ssl_cert:
+    description:
+      - Client certificate file (PEM) to authenticate with, with O(connect_via=tcp) (libpq's C(sslcert)).
+    type: path
+  ssl_key:
+    description:
+      - Private key file of O(ssl_cert), with O(connect_via=tcp) (libpq's C(sslkey)).
+    type: path
   db_service:
     description:
       - Compose service that runs PostgreSQL, with O(connect_via=container).

@@ -5,7 +5,10 @@
 # This module_utils is PRIVATE and should only be used by this collection.
 # It may change or be removed at any time without notice.
 
-"""Read-only disk measurements: statvfs, bounded directory scans, C(docker system df)."""
+"""Read-only disk measurements: statvfs, bounded directory scans, C(docker system df).
+
+File names are host data of any encoding and content: they are reported through L(shown), never as raw bytes.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +18,12 @@ import heapq
 import os
 import re
 import stat
+import time
 import typing as t
 
-SECONDS_PER_DAY = 86400.0
+from ansible_collections.usdx.incident.plugins.module_utils._docker import parse_size
 
-# docker prints sizes with go-units HumanSize: decimal multiples (kB = 1000 B).
-_DOCKER_SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtTpPeE]?)(i?)[bB]?\s*$")
-_DOCKER_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
+SECONDS_PER_DAY = 86400.0
 # `docker system df` summary Type -> key of the result.
 DOCKER_DF_KINDS = {
     "Images": "images",
@@ -109,6 +111,30 @@ def measure_path(path: str, threshold_percent: float, mounts: dict[str, str]) ->
     return result
 
 
+def shown(path: str) -> str:
+    """A path as text that is safe everywhere (JSON, a terminal, a log line) and unambiguous.
+
+    Bytes that are not UTF-8 (os.scandir hands them over as surrogates) become C(\\xNN); control and other
+    invisible characters C(\\xNN), C(\\uNNNN) or C(\\UNNNNNNNN); a backslash C(\\\\), so no name can spell an escape.
+    """
+    if path.isprintable() and "\\" not in path:
+        return path
+    return "".join(_escape(char) for char in path)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if char == "\\":
+        return "\\\\"
+    if char.isprintable():
+        return char
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 class FileEntry(t.NamedTuple):
     path: str
     size: int
@@ -120,40 +146,47 @@ class ScanResult(t.NamedTuple):
     scanned: int
     truncated: bool
     errors: list[str]
+    # Why the walk stopped early: "max_files" or "deadline"; None when it saw everything.
+    stopped: str | None = None
 
 
 def scan_files(root: str, max_files: int, patterns: list[str] | None = None, one_filesystem: bool = False,
-               max_errors: int = 20) -> ScanResult:
+               max_errors: int = 20, deadline: float | None = None) -> ScanResult:
     """Regular files under O(root), recursively, never following symbolic links.
 
     Symbolic links (to files or directories) are skipped, so the scan never leaves O(root).
-    Unreadable directories and files that vanish during the scan are counted as errors, not raised.
-    At most O(max_files) directory entries are examined (C(truncated) says so).
+    Unreadable directories are counted as errors (paths L(shown)), files and directories that vanish during the
+    scan are left out; nothing is raised. At most O(max_files) directory entries are examined, and none after the
+    absolute time.monotonic() O(deadline) (C(truncated) and C(stopped) say so).
     With O(patterns), only files whose base name matches one of the shell patterns are returned.
     """
     files: list[FileEntry] = []
     errors: list[str] = []
     scanned = 0
-    truncated = False
+    stopped: str | None = None
     try:
         root_dev = os.lstat(root).st_dev
     except OSError as exc:
-        return ScanResult([], 0, False, [f"{root}: {exc.strerror or exc}"])
+        return ScanResult([], 0, False, [f"{shown(root)}: {exc.strerror or exc}"])
     stack = [root]
-    while stack:
+    while stack and stopped is None:
         directory = stack.pop()
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
                     if scanned >= max_files:
-                        truncated = True
+                        stopped = "max_files"
+                        break
+                    # The clock is read every 256 entries: a walk of a million files stays linear and cheap.
+                    if deadline is not None and scanned % 256 == 0 and time.monotonic() >= deadline:
+                        stopped = "deadline"
                         break
                     scanned += 1
                     try:
                         info = entry.stat(follow_symlinks=False)
                     except OSError as exc:
                         if not isinstance(exc, FileNotFoundError) and len(errors) < max_errors:
-                            errors.append(f"{entry.path}: {exc.strerror or exc}")
+                            errors.append(f"{shown(entry.path)}: {exc.strerror or exc}")
                         continue
                     if stat.S_ISDIR(info.st_mode):
                         if not one_filesystem or info.st_dev == root_dev:
@@ -165,16 +198,14 @@ def scan_files(root: str, max_files: int, patterns: list[str] | None = None, one
             continue
         except OSError as exc:
             if len(errors) < max_errors:
-                errors.append(f"{directory}: {exc.strerror or exc}")
+                errors.append(f"{shown(directory)}: {exc.strerror or exc}")
             continue
-        if truncated:
-            break
-    return ScanResult(files, scanned, truncated, errors)
+    return ScanResult(files, scanned, stopped is not None, errors, stopped)
 
 
 def file_record(entry: FileEntry, now: float) -> dict[str, t.Any]:
     return {
-        "path": entry.path,
+        "path": shown(entry.path),
         "size": entry.size,
         "mtime": iso_utc(entry.mtime),
         "age_days": round((now - entry.mtime) / SECONDS_PER_DAY, 2),
@@ -185,14 +216,12 @@ def largest_files(files: t.Iterable[FileEntry], count: int) -> list[FileEntry]:
     return heapq.nlargest(count, files, key=lambda f: (f.size, f.path))
 
 
-def parse_docker_size(text: str) -> int:
-    """C(1.199GB), C(512kB), C(0B), C(12.5MiB) -> bytes. Raises ValueError on anything else."""
-    match = _DOCKER_SIZE_RE.match(text)
-    if not match:
+def docker_size(text: str) -> int:
+    """A size as docker prints it, in bytes (L(parse_size)); raises ValueError naming anything else."""
+    size = parse_size(text)
+    if size is None:
         raise ValueError(f"unrecognised size {text!r}")
-    number, prefix, binary = match.groups()
-    base = 1024 if binary else 1000
-    return int(round(float(number) * base ** _DOCKER_UNITS[prefix.lower()]))
+    return size
 
 
 def _int_or_none(value: t.Any) -> int | None:
@@ -216,7 +245,7 @@ def parse_docker_df_summary(lines: t.Iterable[dict[str, t.Any]]) -> dict[str, di
         kinds[kind] = {
             "total_count": _int_or_none(row.get("TotalCount")),
             "active": _int_or_none(row.get("Active")),
-            "size_bytes": parse_docker_size(str(row.get("Size", "0B"))),
-            "reclaimable_bytes": parse_docker_size(reclaimable),
+            "size_bytes": docker_size(str(row.get("Size", "0B"))),
+            "reclaimable_bytes": docker_size(reclaimable),
         }
     return kinds

@@ -13,19 +13,26 @@ import json
 import os
 import time
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.usdx.incident.plugins.module_utils._disk import (
+    ScanResult,
     file_record,
     largest_files,
     measure_path,
     parse_docker_df_summary,
     read_mounts,
     scan_files,
+    shown,
 )
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
 
 DOCKER_KINDS = ("images", "containers", "volumes", "build_cache")
+# Seconds all directory walks of one run may take together, unless the options say otherwise.
+SCAN_SECONDS = 20.0
+# Seconds kept from the caller's deadline (triage_info's check deadline) for what follows the walks.
+DEADLINE_MARGIN = 1.0
 
 
 class DiskUsage:
@@ -39,16 +46,42 @@ class DiskUsage:
         self.module = module
         self.params = params
         self.now = time.time()
+        deadline = time.monotonic() + params.get("scan_seconds", SCAN_SECONDS)
+        caller = getattr(module, "deadline", None)
+        self.deadline = deadline if caller is None else min(deadline, caller - DEADLINE_MARGIN)
+        self.partial: list[str] = []
+
+    def measure(self, path: str, mounts: dict[str, str]) -> dict[str, t.Any]:
+        """L(measure_path), with the path (also inside its error) L(shown)."""
+        result = measure_path(path, self.params["threshold_percent"], mounts)
+        result["path"] = shown(path)
+        if result["error"]:
+            result["error"] = result["error"].replace(path, result["path"])
+        return result
+
+    def scan(self, root: str, **kwargs: t.Any) -> ScanResult:
+        """One bounded walk; one stopped early or unable to read a directory is a C(partial) reason."""
+        result = scan_files(root, self.params["max_files"], deadline=self.deadline, **kwargs)
+        if result.stopped == "max_files":
+            self.partial.append(f"the walk of {shown(root)} stopped after max_files={self.params['max_files']} entries: "
+                                "files beyond them were not seen")
+        elif result.stopped == "deadline":
+            self.partial.append(f"the walk of {shown(root)} stopped at its deadline after {result.scanned} entries: "
+                                "files beyond them were not seen")
+        if result.errors:
+            self.partial.append(f"{len(result.errors)} entries under {shown(root)} could not be read, "
+                                f"the first: {result.errors[0]}")
+        return result
 
     def old_files(self, directory: str, patterns: list[str], max_age_days: int, mark_newest: bool) -> dict[str, t.Any]:
         entry: dict[str, t.Any] = {
-            "path": directory, "exists": os.path.isdir(directory), "file_count": 0, "total_bytes": 0,
+            "path": shown(directory), "exists": os.path.isdir(directory), "file_count": 0, "total_bytes": 0,
             "newest": None, "old_files": [], "old_count": 0, "old_bytes": 0, "truncated": False, "errors": [],
         }
         if not entry["exists"]:
-            entry["errors"] = [f"{directory}: not a directory" if os.path.lexists(directory) else f"{directory}: does not exist"]
+            entry["errors"] = [f"{shown(directory)}: " + ("not a directory" if os.path.lexists(directory) else "does not exist")]
             return entry
-        scan = scan_files(directory, self.params["max_files"], patterns=patterns)
+        scan = self.scan(directory, patterns=patterns)
         newest = max(scan.files, key=lambda f: (f.mtime, f.path)) if (mark_newest and scan.files) else None
         limit = self.now - max_age_days * 86400.0
         old = sorted((f for f in scan.files if f.mtime < limit), key=lambda f: (f.mtime, f.path))
@@ -87,7 +120,7 @@ class DiskUsage:
             return [], info
         seen: dict[str, t.Any] = {}
         for root in self.params["paths"]:
-            scan = scan_files(root, self.params["max_files"], one_filesystem=True)
+            scan = self.scan(root, one_filesystem=True)
             info["files_scanned"] += scan.scanned
             info["truncated"] = info["truncated"] or scan.truncated
             info["errors"].extend(scan.errors)
@@ -110,7 +143,8 @@ class DiskUsage:
         except DockerError as exc:
             result["error"] = str(exc)
             return result
-        except ValueError as exc:
+        except (ValueError, TypeError, AttributeError) as exc:
+            # A row that is not an object, or not the shape docker prints.
             result["error"] = f"cannot parse docker system df output: {exc}"
             return result
         result.update(kinds)
@@ -120,14 +154,19 @@ class DiskUsage:
 
     def run(self) -> dict[str, t.Any]:
         params = self.params
-        mounts = read_mounts()
-        measured = [measure_path(p, params["threshold_percent"], mounts) for p in params["paths"]]
-        logs = self.old_files_section(params["log_dirs"], params["log_patterns"], params["log_max_age_days"], False)
-        backups = self.old_files_section(params["backup_dirs"], params["backup_patterns"], params["backup_max_age_days"], True)
-        largest, scan = self.largest()
-        docker = self.docker()
+        # docker system df (a second or so inside the engine) runs while the directories are walked.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usdx-disk") as pool:
+            docker_future = pool.submit(self.docker)
+            mounts = read_mounts()
+            measured = [self.measure(p, mounts) for p in params["paths"]]
+            logs = self.old_files_section(params["log_dirs"], params["log_patterns"], params["log_max_age_days"], False)
+            backups = self.old_files_section(params["backup_dirs"], params["backup_patterns"], params["backup_max_age_days"], True)
+            largest, scan = self.largest()
+            docker = docker_future.result()
+        if docker and not docker["available"]:
+            self.partial.append(f"docker's reclaimable space is unknown: {docker['error']}")
         docker_bytes = docker["reclaimable_bytes"] if docker else 0
-        return {
+        result = {
             "changed": False,
             "paths": measured,
             "full": [m["path"] for m in measured if m["over_threshold"]],
@@ -144,6 +183,9 @@ class DiskUsage:
                 "reclaimable_bytes": logs["old_bytes"] + backups["old_bytes"] + docker_bytes,
             },
         }
+        if self.partial:
+            result["partial"] = self.partial
+        return result
 
 
 def validate(params: t.Mapping[str, t.Any]) -> None:
@@ -153,5 +195,7 @@ def validate(params: t.Mapping[str, t.Any]) -> None:
     for name in ("log_max_age_days", "backup_max_age_days", "largest"):
         if params[name] < 0:
             raise OptionError(f"{name}={params[name]!r} is negative: accepted values are integers >= 0", option=name)
+    if not params.get("scan_seconds", SCAN_SECONDS) > 0:
+        raise OptionError(f"scan_seconds={params['scan_seconds']!r} is out of range: accepted values are > 0", option="scan_seconds")
     if params["max_files"] < 1:
         raise OptionError(f"max_files={params['max_files']!r} is out of range: accepted values are integers >= 1", option="max_files")

@@ -13,43 +13,51 @@ import json
 import math
 import time
 import typing as t
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
+from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.urls import open_url
-
+from ansible_collections.usdx.incident.plugins.module_utils import _http
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
 from ansible_collections.usdx.incident.plugins.module_utils._prometheus import (
     PrometheusParseError,
     metric_value,
     parse_text,
 )
+from ansible_collections.usdx.incident.plugins.module_utils._redact import redact_text, redact_url
+from ansible_collections.usdx.incident.plugins.module_utils._runbook import LAG_STATUSES
 
 LAST_INDEXED = "usdx_indexer_last_indexed_block"
+# The indexer's own rates over its recent window; when it exports them, no sample is needed.
+INDEXED_RATE = "usdx_indexer_indexed_blocks_per_second"
+CHAIN_RATE = "usdx_indexer_chain_blocks_per_second"
 METRICS = {
     "chain_head_block": "usdx_indexer_chain_head_block",
     "lag_blocks": "usdx_indexer_lag_blocks",
     "lag_seconds": "usdx_indexer_lag_seconds",
+    "indexed_blocks_per_second": INDEXED_RATE,
+    "chain_blocks_per_second": CHAIN_RATE,
     "paused": "usdx_indexer_paused",
     "maintenance": "usdx_maintenance_mode",
 }
-STATUSES = ("ok", "lagging", "stalled", "rpc_unreachable", "indexer_unreachable")
+STATUSES = LAG_STATUSES
+# Blocks back from the head whose timestamps give the chain's block rate without a sample.
+CHAIN_RATE_SPAN = 10
+# Bytes read of an RPC answer or of the metrics.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class EndpointError(Exception):
-    """An endpoint did not give a usable answer; the message says why."""
+    """An endpoint did not give a usable answer; the message says why (credentials in URLs masked)."""
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(self, message: str, status_code: int | None = None, timed_out: bool = False, answered: bool = False) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.timed_out = timed_out
+        # The endpoint answered, but with something that could not be used (not JSON, wrong types, an error object).
+        self.answered = answered
 
 
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, URLError):
-        return str(exc.reason)
-    return str(exc) or type(exc).__name__
+def _snippet(raw: bytes) -> str:
+    return redact_text(repr(raw[:100]))
 
 
 def to_int(value: t.Any) -> int | None:
@@ -58,8 +66,18 @@ def to_int(value: t.Any) -> int | None:
     return int(value)
 
 
+def hex_quantity(value: t.Any, what: str) -> int:
+    """A JSON-RPC quantity (C("0x3e8")); anything else raises EndpointError naming it."""
+    if isinstance(value, str) and value[:2].lower() == "0x" and len(value) <= 66:
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise EndpointError(f"{what} is not a hex quantity: {redact_text(repr(value)[:100])}", answered=True)
+
+
 def rate(first: tuple[float, int] | None, last: tuple[float, int] | None) -> float | None:
-    """Blocks per second between two (monotonic time, block) readings."""
+    """Blocks per second between two (time, block) readings."""
     if first is None or last is None or last[0] <= first[0]:
         return None
     return round((last[1] - first[1]) / (last[0] - first[0]), 3)
@@ -92,56 +110,73 @@ class LagProbe:
     """Reads the RPC and the indexer's metrics; never changes anything.
 
     O(params) holds the options of usdx.incident.indexer_lag_info (checked by validate()). Unreachable endpoints
-    are results, not exceptions; the module is only used for warnings.
+    and unusable answers are results, not exceptions; the module is only used for warnings. The RPC and the metrics
+    are read side by side; every request ends within C(timeout), and the whole probe within L(deadline_seconds).
     """
 
     def __init__(self, module: t.Any, params: t.Mapping[str, t.Any]) -> None:
         self.module = module
         self.params = params
         self.rpc_id = 0
+        self.deadline = time.monotonic() + deadline_seconds(params)
+        caller = getattr(module, "deadline", None)
+        if caller is not None:
+            # triage_info's check deadline: finish with a result rather than be given up.
+            self.deadline = min(self.deadline, caller - 0.2)
+        self.timed_out = False
+        self.partial: list[str] = []
 
     def _request(self, url: str, data: bytes | None = None) -> tuple[int, bytes]:
+        remaining = min(self.params["timeout"], self.deadline - time.monotonic())
+        if remaining <= 0:
+            self.timed_out = True
+            raise EndpointError("not asked: the check's deadline had passed", timed_out=True)
         headers = {"Content-Type": "application/json"} if data is not None else {"Accept": "text/plain"}
-        try:
-            response = open_url(url, data=data, headers=headers, method="POST" if data is not None else "GET",
-                                timeout=self.params["timeout"], validate_certs=self.params["validate_certs"],
-                                follow_redirects="safe")
-            return response.getcode(), response.read()
-        except HTTPError as exc:
-            raise EndpointError(_error_text(exc), exc.code) from exc
-        except (URLError, HTTPException, OSError, ValueError) as exc:
-            raise EndpointError(_error_text(exc)) from exc
+        answer = _http.fetch(url, remaining, method="POST" if data is not None else "GET", data=data, headers=headers,
+                             max_bytes=MAX_ANSWER_BYTES, validate_certs=self.params["validate_certs"])
+        if answer.timed_out:
+            self.timed_out = True
+            raise EndpointError(answer.error or "timed out", answer.status, timed_out=True)
+        if answer.error or answer.status is None:
+            raise EndpointError(answer.error or "no answer", answer.status)
+        if answer.truncated:
+            raise EndpointError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes", answer.status)
+        return answer.status, answer.body
 
     def rpc_call(self, method: str, params: list[t.Any]) -> t.Any:
+        """The C(result) of one JSON-RPC call; an answer of any other shape raises EndpointError naming it."""
         self.rpc_id += 1
         body = json.dumps({"jsonrpc": "2.0", "id": self.rpc_id, "method": method, "params": params}).encode()
         _status, raw = self._request(self.params["rpc_url"], body)
         try:
-            answer = json.loads(raw)
+            answer = json.loads(raw.decode("utf-8", errors="replace"))
         except ValueError as exc:
-            raise EndpointError(f"{method}: the answer is not JSON: {raw[:100]!r}") from exc
+            raise EndpointError(f"{method}: the answer is not JSON: {_snippet(raw)}", answered=True) from exc
         if not isinstance(answer, dict):
-            raise EndpointError(f"{method}: unexpected answer {raw[:100]!r}")
-        if answer.get("error"):
-            error = answer["error"]
-            raise EndpointError(f"{method}: {error.get('message', error) if isinstance(error, dict) else error}")
-        return answer.get("result")
+            raise EndpointError(f"{method}: the answer is not a JSON-RPC object: {_snippet(raw)}", answered=True)
+        error = answer.get("error")
+        if error is not None:
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise EndpointError(f"{method}: the RPC answered an error: {redact_text(str(message)[:200])}", answered=True)
+        if "result" not in answer:
+            raise EndpointError(f"{method}: the answer has no result: {_snippet(raw)}", answered=True)
+        return answer["result"]
 
     def chain_head(self) -> tuple[int, float]:
         """(head block, latency in ms)."""
         started = time.monotonic()
         result = self.rpc_call("eth_blockNumber", [])
         latency = round((time.monotonic() - started) * 1000.0, 1)
-        try:
-            return int(str(result), 16), latency
-        except ValueError as exc:
-            raise EndpointError(f"eth_blockNumber: not a block number: {result!r}") from exc
+        return hex_quantity(result, "eth_blockNumber's result"), latency
 
     def block_timestamp(self, number: int) -> int | None:
+        """The block's timestamp; None when the RPC does not know the block (C(result) null)."""
         block = self.rpc_call("eth_getBlockByNumber", [hex(number), False])
-        if not isinstance(block, dict) or "timestamp" not in block:
+        if block is None:
             return None
-        return int(str(block["timestamp"]), 16)
+        if not isinstance(block, dict):
+            raise EndpointError(f"eth_getBlockByNumber({number}): the result is not a block: {redact_text(repr(block)[:100])}", answered=True)
+        return hex_quantity(block.get("timestamp"), f"the timestamp of block {number}")
 
     def metrics(self) -> tuple[int, dict[str, t.Any]]:
         """(HTTP status, values); raises EndpointError when the last indexed block is missing."""
@@ -149,53 +184,87 @@ class LagProbe:
         try:
             samples = parse_text(raw.decode("utf-8", errors="replace"))["samples"]
         except PrometheusParseError as exc:
-            raise EndpointError(f"cannot parse the metrics: {exc}", status) from exc
+            raise EndpointError(f"cannot parse the metrics: {redact_text(str(exc)[:300])}", status, answered=True) from exc
         indexed = metric_value(samples, LAST_INDEXED)
         if indexed is None or not math.isfinite(indexed):
-            raise EndpointError(f"{LAST_INDEXED} is missing from the metrics", status)
+            raise EndpointError(f"{LAST_INDEXED} is missing from the metrics", status, answered=True)
         values: dict[str, t.Any] = {"last_indexed_block": int(indexed)}
         for key, name in METRICS.items():
             value = metric_value(samples, name)
+            finite = value is not None and math.isfinite(value)
             if key in ("paused", "maintenance"):
-                values[key] = None if value is None else value == 1
-            elif key == "lag_seconds":
-                values[key] = None if value is None or not math.isfinite(value) else round(value, 3)
+                values[key] = value == 1 if finite else None
+            elif key in ("lag_seconds", "indexed_blocks_per_second", "chain_blocks_per_second"):
+                values[key] = round(value, 3) if finite else None
             else:
                 values[key] = to_int(value)
         return status, values
 
-    def read(self, rpc: dict[str, t.Any], indexer: dict[str, t.Any]) -> tuple[tuple[float, int] | None, tuple[float, int] | None]:
-        """One reading of both endpoints, updating O(rpc) and O(indexer); returns the timed block numbers."""
-        head_reading = indexed_reading = None
+    def _unusable(self, what: str, exc: EndpointError) -> None:
+        """An answer that came but could not be used is not an unreachable endpoint only: the check is partial."""
+        reason = f"{what} could not be read from the answer: {exc}"
+        if exc.answered and reason not in self.partial:
+            self.partial.append(reason)
+
+    def _read_rpc(self, rpc: dict[str, t.Any]) -> tuple[float, int] | None:
         try:
             head, latency = self.chain_head()
-            head_reading = (time.monotonic(), head)
-            rpc.update(reachable=True, latency_ms=latency, error=None, head_block=head)
         except EndpointError as exc:
-            rpc.update(reachable=False, latency_ms=None, error=str(exc), head_block=None)
+            rpc.update(reachable=False, latency_ms=None, error=str(exc), head_block=None, timed_out=exc.timed_out)
+            self._unusable("the chain head", exc)
+            return None
+        rpc.update(reachable=True, latency_ms=latency, error=None, head_block=head, timed_out=False)
+        return time.monotonic(), head
+
+    def _read_indexer(self, indexer: dict[str, t.Any]) -> tuple[float, int] | None:
         try:
             status, values = self.metrics()
-            indexed_reading = (time.monotonic(), values["last_indexed_block"])
-            indexer.update(values, reachable=True, status_code=status, error=None)
         except EndpointError as exc:
             indexer.update({key: None for key in ("last_indexed_block", *METRICS)},
-                           reachable=False, status_code=exc.status_code, error=str(exc))
-        return head_reading, indexed_reading
+                           reachable=False, status_code=exc.status_code, error=str(exc), timed_out=exc.timed_out)
+            self._unusable("the indexer's metrics", exc)
+            return None
+        indexer.update(values, reachable=True, status_code=status, error=None, timed_out=False)
+        return time.monotonic(), values["last_indexed_block"]
+
+    def read(self, rpc: dict[str, t.Any], indexer: dict[str, t.Any]) -> tuple[tuple[float, int] | None, tuple[float, int] | None]:
+        """One reading of both endpoints side by side, updating O(rpc) and O(indexer); returns the timed block numbers."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="usdx-lag") as pool:
+            head = pool.submit(self._read_rpc, rpc)
+            indexed = pool.submit(self._read_indexer, indexer)
+            return head.result(), indexed.result()
+
+    def timestamps(self, numbers: list[int]) -> dict[int, int | None]:
+        """Block number -> timestamp, asked side by side; a failure is a C(partial) reason and leaves it out."""
+        with ThreadPoolExecutor(max_workers=len(numbers), thread_name_prefix="usdx-lag") as pool:
+            futures = {number: pool.submit(self.block_timestamp, number) for number in dict.fromkeys(numbers)}
+        found: dict[int, int | None] = {}
+        for number, future in futures.items():
+            try:
+                found[number] = future.result()
+            except EndpointError as exc:
+                self.partial.append(f"block timestamps not read, the lag in seconds is the indexer's own: {exc}")
+                return {}
+        return found
 
     def run(self) -> dict[str, t.Any]:
         params = self.params
-        rpc: dict[str, t.Any] = {"url": params["rpc_url"], "head_timestamp": None}
-        indexer: dict[str, t.Any] = {"metrics_url": params["metrics_url"]}
+        rpc: dict[str, t.Any] = {"url": redact_url(params["rpc_url"]), "head_timestamp": None}
+        indexer: dict[str, t.Any] = {"metrics_url": redact_url(params["metrics_url"])}
         head0, indexed0 = self.read(rpc, indexer)
         head1, indexed1 = head0, indexed0
-        if params["sample_seconds"] > 0:
-            time.sleep(params["sample_seconds"])
+        indexed_rate = indexer.get("indexed_blocks_per_second")
+        # The rate only decides between lagging and stalled: no sample without both readings, or within the normal lag.
+        sampled = (indexed_rate is None and params["sample_seconds"] > 0 and head0 is not None and indexed0 is not None
+                   and head0[1] - indexed0[1] > params["max_lag_blocks"])
+        if sampled:
+            time.sleep(min(params["sample_seconds"], max(0.0, self.deadline - time.monotonic() - params["timeout"])))
             head1, indexed1 = self.read(rpc, indexer)
-            sampled = True
-        else:
-            sampled = False
-        indexed_rate = rate(indexed0, indexed1) if sampled else None
+            indexed_rate = rate(indexed0, indexed1)
         chain_rate = rate(head0, head1) if sampled else None
+        chain_rate_source = "sample" if sampled else None
+        if chain_rate is None and indexer.get("chain_blocks_per_second") is not None:
+            chain_rate, chain_rate_source = indexer["chain_blocks_per_second"], "metrics"
         sample_time = round(indexed1[0] - indexed0[0], 3) if sampled and indexed0 and indexed1 else 0.0
 
         head = rpc.pop("head_block")
@@ -206,21 +275,21 @@ class LagProbe:
         if head is not None and indexed is not None:
             lag_blocks = max(0, head - indexed)
             lag_source = "rpc"
-            try:
-                rpc["head_timestamp"] = self.block_timestamp(head)
-                indexed_ts = self.block_timestamp(indexed) if indexed != head else rpc["head_timestamp"]
-                if rpc["head_timestamp"] is not None and indexed_ts is not None:
-                    lag_seconds = float(max(0, rpc["head_timestamp"] - indexed_ts))
-            except EndpointError as exc:
-                self.module.warn(f"cannot read block timestamps, using {METRICS['lag_seconds']}: {exc}")
+            early = max(0, head - CHAIN_RATE_SPAN)
+            stamps = self.timestamps([head, indexed] + ([early] if chain_rate is None and early < head else []))
+            rpc["head_timestamp"] = stamps.get(head)
+            if rpc["head_timestamp"] is not None and stamps.get(indexed) is not None:
+                lag_seconds = float(max(0, rpc["head_timestamp"] - stamps[indexed]))
+            if chain_rate is None and rpc["head_timestamp"] is not None and stamps.get(early) is not None:
+                chain_rate = rate((float(stamps[early]), early), (float(rpc["head_timestamp"]), head))
+                chain_rate_source = None if chain_rate is None else "block_timestamps"
         elif indexed is not None and indexer["lag_blocks"] is not None:
             lag_blocks = max(0, indexer["lag_blocks"])
             lag_source = "metric"
         if lag_seconds is None and indexer.get("lag_seconds") is not None:
             lag_seconds = float(indexer["lag_seconds"])
-
         catch_up = round(indexed_rate - chain_rate, 3) if indexed_rate is not None and chain_rate is not None else None
-        return {
+        result = {
             "changed": False,
             "status": classify(rpc["reachable"], indexed, lag_blocks, params["max_lag_blocks"], indexed_rate, indexer.get("paused")),
             "lag_blocks": lag_blocks,
@@ -230,17 +299,32 @@ class LagProbe:
             "last_indexed_block": indexed,
             "catch_up_blocks_per_second": catch_up,
             "eta_seconds": eta(lag_blocks, catch_up, params["max_lag_blocks"]),
-            "sample": {"seconds": sample_time, "indexed_blocks_per_second": indexed_rate, "chain_blocks_per_second": chain_rate},
+            "sample": {
+                "seconds": sample_time,
+                "indexed_blocks_per_second": indexed_rate,
+                "chain_blocks_per_second": chain_rate,
+                "indexed_rate_source": None if indexed_rate is None else ("sample" if sampled else "metrics"),
+                "chain_rate_source": chain_rate_source,
+            },
             "rpc": rpc,
             "indexer": indexer,
+            "timed_out": self.timed_out,
         }
+        if self.partial:
+            result["partial"] = self.partial
+        return result
+
+
+def deadline_seconds(params: t.Mapping[str, t.Any]) -> float:
+    """The whole probe's deadline: two rounds of requests (readings, then timestamps) and the sample between."""
+    return 2 * params["timeout"] + params["sample_seconds"]
 
 
 def validate(params: t.Mapping[str, t.Any]) -> None:
     """Raise OptionError naming the first option out of range."""
     for name in ("rpc_url", "metrics_url"):
         if not str(params[name]).startswith(("http://", "https://")):
-            raise OptionError(f"{name}={params[name]!r} is not supported: accepted values are http:// or https:// URLs", option=name)
+            raise OptionError(f"{name}={redact_url(str(params[name]))!r} is not supported: accepted values are http:// or https:// URLs", option=name)
     if params["sample_seconds"] < 0 or params["sample_seconds"] > 300:
         raise OptionError(f"sample_seconds={params['sample_seconds']!r} is out of range: accepted values are 0 to 300", option="sample_seconds")
     if params["timeout"] <= 0:

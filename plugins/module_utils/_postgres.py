@@ -5,31 +5,36 @@
 # This module_utils is PRIVATE and should only be used by this collection.
 # It may change or be removed at any time without notice.
 
-"""Read-only PostgreSQL queries over TCP (psycopg2) or through the db container (docker exec psql).
+"""Read-only PostgreSQL queries over TCP or through the db container (docker exec psql).
 
-Both paths run the same SQL, which returns one JSON document, so both give the same answer.
+Both paths run the same SQL, which returns one JSON document, so both give the same answer. The TCP path connects
+with community.postgresql's public module_utils (its TLS options, its connection parameters, its connect function)
+and is bounded on both ends: libpq's C(connect_timeout) for the connection, and for the statement the server's
+C(statement_timeout) plus a watchdog that shuts the socket down when the server itself does not answer any more.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import threading
+import time
 import typing as t
 
+from ansible_collections.community.postgresql.plugins.module_utils import postgres as community_postgres
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError
-
-try:
-    import psycopg2
-    HAS_PSYCOPG2 = True
-    PSYCOPG2_IMPORT_ERROR: str | None = None
-except ImportError as exc:  # pragma: no cover - depends on the target
-    psycopg2 = None
-    HAS_PSYCOPG2 = False
-    PSYCOPG2_IMPORT_ERROR = str(exc)
 
 # Seconds any one diagnostic statement may run on the server.
 STATEMENT_TIMEOUT_MS = 15000
+# Seconds the client waits for the answer: the server's own timeout and a margin, for a server that hangs.
+ANSWER_SECONDS = STATEMENT_TIMEOUT_MS / 1000.0 + 2.0
 APPLICATION_NAME = "usdx.incident"
+# The TLS options of community.postgresql's common argument spec, taken as they are.
+TLS_OPTIONS = ("ssl_mode", "ca_cert", "ssl_cert", "ssl_key")
+_PREFIX = "unable to connect to database: "
+_COMMUNITY_SPEC = community_postgres.postgres_common_argument_spec()
 
 # How the server words "no connection slot left" (server-wide, reserved slots, per role or per database).
 _EXHAUSTED_RE = re.compile(
@@ -49,15 +54,17 @@ def postgres_argument_spec() -> dict[str, t.Any]:
         "login_db": {"type": "str", "default": "usdx_wexel"},
         "connect_timeout": {"type": "int", "default": 5},
         "db_service": {"type": "str", "default": "db"},
+        **{name: dict(_COMMUNITY_SPEC[name]) for name in TLS_OPTIONS},
     }
 
 
 class PostgresError(Exception):
     """A query could not run; C(unavailable) tells a refused/failed connection from a failed query."""
 
-    def __init__(self, message: str, unavailable: bool = False) -> None:
+    def __init__(self, message: str, unavailable: bool = False, timed_out: bool = False) -> None:
         super().__init__(message)
         self.unavailable = unavailable
+        self.timed_out = timed_out
 
     @property
     def exhausted(self) -> bool:
@@ -114,35 +121,40 @@ class PostgresQuery:
         return self._query_tcp(sql)
 
     def _query_tcp(self, sql: str) -> t.Any:
-        if not HAS_PSYCOPG2:
-            raise PostgresError(f"connect_via=tcp needs the psycopg2 Python library on the target: {PSYCOPG2_IMPORT_ERROR}")
-        kwargs: dict[str, t.Any] = {
-            "host": self.params["login_host"],
-            "port": self.params["login_port"],
-            "user": self.params["login_user"],
-            "dbname": self.params["login_db"],
-            "connect_timeout": self.params["connect_timeout"],
-            "application_name": APPLICATION_NAME,
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c default_transaction_read_only=on",
-        }
-        if self.password:
-            kwargs["password"] = self.password
+        connector = _Connector(self.password)
+        community_postgres.ensure_required_libs(connector)
+        params = {name: self.params.get(name) for name in ("login_host", "login_port", "login_user", "login_db", *TLS_OPTIONS)}
+        params.update(login_password=self.password or "", login_unix_socket="")
+        conn_params = community_postgres.get_conn_params(connector, params, warn_db_default=False)
+        conn_params.update(
+            connect_timeout=self.params["connect_timeout"],
+            application_name=APPLICATION_NAME,
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c default_transaction_read_only=on",
+        )
+        conn, _error = community_postgres.connect_to_db(connector, conn_params, autocommit=True)
+        watchdog = _Watchdog(conn, self._answer_seconds())
         try:
-            conn = psycopg2.connect(**kwargs)
-        except psycopg2.Error as exc:
-            raise PostgresError(scrub(str(exc), self.password), unavailable=True) from exc
-        try:
-            conn.set_session(readonly=True, autocommit=True)
             with conn.cursor() as cur:
                 cur.execute(sql)
                 row = cur.fetchone()
-        except psycopg2.Error as exc:
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # psycopg2 and psycopg 3 raise their own
+            if watchdog.fired:
+                raise PostgresError(f"no answer from the server within {watchdog.seconds:g} s: the query was abandoned",
+                                    unavailable=True, timed_out=True) from exc
             raise PostgresError(scrub(str(exc), self.password)) from exc
         finally:
+            watchdog.cancel()
             conn.close()
-        value = row[0] if row else None
-        # psycopg2 decodes json columns itself; text columns are parsed here.
+        value = (next(iter(row.values()), None) if isinstance(row, dict) else row[0]) if row else None
+        # psycopg decodes json columns itself; text columns are parsed here.
         return json.loads(value) if isinstance(value, str) else value
+
+    def _answer_seconds(self) -> float:
+        """L(ANSWER_SECONDS), or less when the caller's deadline (triage_info's check deadline) is nearer."""
+        deadline = getattr(self.module, "deadline", None)
+        if deadline is None:
+            return ANSWER_SECONDS
+        return max(0.5, min(ANSWER_SECONDS, deadline - time.monotonic() - 0.5))
 
     def _query_container(self, sql: str) -> t.Any:
         docker = DockerCli(self.module, self.params["docker_cli"], self.params["project_name"])
@@ -172,6 +184,48 @@ class PostgresQuery:
             # docker exec itself gives 125-127 (no container, no psql).
             raise PostgresError(message, unavailable=rc != 3)
         return parse_psql_json(out)
+
+
+class _Connector:
+    """What community.postgresql's connect function needs of a module: a failed connection raises PostgresError."""
+
+    def __init__(self, password: str | None) -> None:
+        self.params: dict[str, t.Any] = {}
+        self.password = password
+
+    def fail_json(self, msg: str, **_kwargs: t.Any) -> t.NoReturn:
+        text = msg[len(_PREFIX):] if msg.startswith(_PREFIX) else msg
+        # libpq's words when connect_timeout passed.
+        raise PostgresError(scrub(text, self.password), unavailable=True, timed_out="timeout expired" in text)
+
+    def warn(self, _warning: str) -> None:
+        """Its warnings repeat the failure that fail_json reports."""
+
+
+class _Watchdog:
+    """Shuts a connection's socket down after C(seconds): a server that stopped answering ends the read at once.
+
+    A shutdown, not a close: the connection's own descriptor stays with libpq, which then reports the lost server.
+    """
+
+    def __init__(self, conn: t.Any, seconds: float) -> None:
+        self.seconds = round(seconds, 1)
+        self.fired = False
+        self._conn = conn
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        try:
+            with socket.socket(fileno=os.dup(self._conn.fileno())) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError, AttributeError):
+            pass  # the connection is already gone
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 __all__ = [

@@ -81,9 +81,15 @@ options:
   max_files:
     description:
       - At most this many directory entries are examined under each scanned directory;
-        a scan that stops there says C(truncated=true).
+        a scan that stops there says C(truncated=true) and adds a RV(partial) reason.
     type: int
     default: 100000
+  scan_seconds:
+    description:
+      - Seconds all directory walks of one run may take together. A walk still running then stops, says
+        C(truncated=true) and adds a RV(partial) reason. Must be greater than 0.
+    type: float
+    default: 20
   docker:
     description:
       - Report Docker's reclaimable space per kind (C(docker system df)). Nothing is removed.
@@ -93,6 +99,11 @@ options:
 notes:
   - Old files are those whose modification time is more than N days ago, which includes everything
     C(find -mtime +N) finds.
+  - Symbolic links are never followed, so a walk never leaves the directory it was given. Files that vanish
+    during a walk are left out.
+  - File names may hold any bytes. Every path the module returns is text that is safe to print and to store as
+    JSON; bytes that are not UTF-8 are written C(\\xNN), control and invisible characters C(\\xNN) or C(\\uNNNN),
+    a backslash C(\\\\).
 seealso:
   - module: usdx.incident.indexer_lag_info
 """
@@ -324,6 +335,14 @@ largest_files:
       size: 1073741824
       mtime: "2026-11-28T06:59:00+00:00"
       age_days: 0.01
+partial:
+  description:
+    - What could not be checked, one sentence each; absent when everything was. A walk stopped at O(max_files) or
+      O(scan_seconds), entries that could not be read, and C(docker system df) failing are each a reason.
+  returned: when something could not be checked
+  type: list
+  elements: str
+  sample: ["docker's reclaimable space is unknown: docker system df failed (rc=1): permission denied"]
 scan:
   description: How the largest-files scan went.
   returned: always
@@ -334,7 +353,7 @@ scan:
       type: int
       sample: 5210
     truncated:
-      description: Whether a scan stopped at O(max_files).
+      description: Whether a scan stopped at O(max_files) or O(scan_seconds).
       type: bool
       sample: false
     errors:
@@ -407,6 +426,7 @@ def main() -> None:
         backup_max_age_days={"type": "int", "default": 60},
         largest={"type": "int", "default": 10},
         max_files={"type": "int", "default": 100000},
+        scan_seconds={"type": "float", "default": 20},
         docker={"type": "bool", "default": True},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -14,7 +14,15 @@ description:
   - Reads the chain head from the JSON-RPC endpoint O(rpc_url) (C(eth_blockNumber)) and the indexer's last indexed
     block from its Prometheus endpoint O(metrics_url) (C(usdx_indexer_last_indexed_block)).
   - Reports the lag in blocks and in seconds (from the timestamps of both blocks, C(eth_getBlockByNumber), or else from
-    the indexer's C(usdx_indexer_lag_seconds)), and, over a sample of O(sample_seconds), the catch-up rate and an ETA.
+    the indexer's C(usdx_indexer_lag_seconds)), the catch-up rate and an ETA.
+  - The rates come from the indexer's own C(usdx_indexer_indexed_blocks_per_second) and
+    C(usdx_indexer_chain_blocks_per_second) when it exports them, the chain's rate otherwise from the timestamps of
+    the head block and of the block ten before it. Only when the indexer is more than O(max_lag_blocks) behind and
+    does not export its indexing rate are two readings O(sample_seconds) apart taken.
+  - The RPC and the metrics are read side by side. Every request has a total deadline of O(timeout) seconds and reads at
+    most 1 MiB; the whole module finishes within two O(timeout) plus O(sample_seconds).
+  - Credentials inside O(rpc_url) and O(metrics_url) (C(user:password@), API keys in the path or the query, as RPC
+    providers issue them) are masked in everything the module returns.
   - Reachability of the RPC and of the indexer are reported separately, and RV(status) tells an indexer that is
     stuck (V(stalled)) from one that cannot see the chain (V(rpc_unreachable)) or cannot be reached (V(indexer_unreachable)).
   - Unreachable endpoints are reported, the module does not fail on them.
@@ -35,14 +43,15 @@ options:
     default: http://127.0.0.1:3001/metrics
   sample_seconds:
     description:
-      - Seconds between two readings used to measure the indexing and chain rates.
-      - V(0) takes one reading only; RV(catch_up_blocks_per_second) and RV(eta_seconds) are then V(null) and
-        RV(status) cannot be V(stalled) unless the indexer says it is paused.
+      - Seconds between two readings used to measure the indexing rate when the indexer is behind and does not export
+        C(usdx_indexer_indexed_blocks_per_second).
+      - V(0) takes one reading only; without the indexer's metric RV(catch_up_blocks_per_second) and RV(eta_seconds)
+        are then V(null) and RV(status) cannot be V(stalled) unless the indexer says it is paused.
     type: float
     default: 2
   timeout:
     description:
-      - Seconds to wait for each HTTP request.
+      - Seconds each HTTP request may take in all (connection, headers and body), not per socket read.
     type: float
     default: 5
   max_lag_blocks:
@@ -137,7 +146,7 @@ eta_seconds:
   type: int
   sample: null
 sample:
-  description: The rates measured over the sample.
+  description: The rates used, and where each came from.
   returned: always
   type: dict
   contains:
@@ -146,20 +155,43 @@ sample:
       type: float
       sample: 2.01
     indexed_blocks_per_second:
-      description: Rate at which the last indexed block advanced, V(null) when unknown.
+      description: Rate at which the last indexed block advances, V(null) when unknown.
       type: float
       sample: 0.0
     chain_blocks_per_second:
-      description: Rate at which the chain head advanced, V(null) when unknown.
+      description: Rate at which the chain head advances, V(null) when unknown.
       type: float
       sample: 1.0
+    indexed_rate_source:
+      description: V(metrics) (the indexer's own gauge), V(sample) (two readings), V(null) when unknown.
+      type: str
+      sample: metrics
+    chain_rate_source:
+      description:
+        - V(sample) (two readings), V(metrics) (the indexer's own gauge), V(block_timestamps) (head and ten blocks
+          before), V(null) when unknown.
+      type: str
+      sample: block_timestamps
+timed_out:
+  description: Whether any request ended at its deadline without a complete answer.
+  returned: always
+  type: bool
+  sample: false
+partial:
+  description:
+    - What could not be read although the endpoint answered (an answer that is not JSON, a JSON-RPC error, a result of
+      the wrong type, metrics that do not parse, block timestamps); one sentence each.
+  returned: when something could not be read
+  type: list
+  elements: str
+  sample: ["the chain head could not be read from the answer: eth_blockNumber's result is not a hex quantity: None"]
 rpc:
   description: The JSON-RPC endpoint as seen from the target.
   returned: always
   type: dict
   contains:
     url:
-      description: O(rpc_url).
+      description: O(rpc_url), credentials masked.
       type: str
       sample: http://127.0.0.1:8545
     reachable:
@@ -171,9 +203,13 @@ rpc:
       type: float
       sample: 3.2
     error:
-      description: Why the RPC is unreachable, V(null) when it is reachable.
+      description: Why the RPC is unreachable or its answer unusable, V(null) when it is reachable.
       type: str
       sample: null
+    timed_out:
+      description: Whether the last C(eth_blockNumber) call ended at its deadline.
+      type: bool
+      sample: false
     head_timestamp:
       description: Timestamp (Unix seconds) of the head block, V(null) when unknown.
       type: int
@@ -184,7 +220,7 @@ indexer:
   type: dict
   contains:
     metrics_url:
-      description: O(metrics_url).
+      description: O(metrics_url), credentials masked.
       type: str
       sample: http://127.0.0.1:3001/metrics
     reachable:
@@ -199,6 +235,18 @@ indexer:
       description: Why the metrics could not be used, V(null) when they could.
       type: str
       sample: null
+    timed_out:
+      description: Whether the last metrics request ended at its deadline.
+      type: bool
+      sample: false
+    indexed_blocks_per_second:
+      description: C(usdx_indexer_indexed_blocks_per_second), V(null) when not exported.
+      type: float
+      sample: 12.5
+    chain_blocks_per_second:
+      description: C(usdx_indexer_chain_blocks_per_second), V(null) when not exported.
+      type: float
+      sample: 1.0
     last_indexed_block:
       description: C(usdx_indexer_last_indexed_block).
       type: int
@@ -230,6 +278,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
+from ansible_collections.usdx.incident.plugins.module_utils._http import hide_url_secrets
 from ansible_collections.usdx.incident.plugins.module_utils._indexer_lag import EndpointError, LagProbe, validate
 
 
@@ -243,6 +292,7 @@ def main() -> None:
         "validate_certs": {"type": "bool", "default": True},
     }
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    hide_url_secrets(module, module.params["rpc_url"], module.params["metrics_url"])
     try:
         validate(module.params)
     except OptionError as exc:

@@ -21,6 +21,9 @@ description:
   - Connects as a superuser by default, so the slots reserved for superusers let it answer even when
     the server refuses ordinary clients. When even that fails it reports RV(is_available=false) with the
     server's error and RV(exhausted=true) when the error says the connection slots are used up; it does not fail.
+  - A server that does not answer is reported the same way, in bounded time. The connection is given up after
+    O(connect_timeout), the query after the server's 15 second C(statement_timeout) and, for a server that stops
+    answering altogether, two seconds later on the client side (then RV(timed_out=true)).
   - Query texts and application names are data from the database clients; they are returned as plain
     strings, truncated to O(max_query_length) characters.
   - The module never changes anything; C(changed) is always V(false).
@@ -108,6 +111,11 @@ error:
   returned: when RV(is_available=false)
   type: str
   sample: "connection to server at \"127.0.0.1\", port 55432 failed: FATAL:  sorry, too many clients already"
+timed_out:
+  description: Whether the connection or the query was given up at its deadline (the server did not answer).
+  returned: when RV(is_available=false)
+  type: bool
+  sample: false
 connect_via:
   description: The access path used, O(connect_via).
   returned: always

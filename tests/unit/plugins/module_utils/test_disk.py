@@ -12,11 +12,14 @@ import pytest
 
 from ansible_collections.usdx.incident.plugins.module_utils import _disk
 from ansible_collections.usdx.incident.plugins.module_utils._disk import (
+    docker_size,
+    file_record,
+    FileEntry,
     measure_path,
     parse_docker_df_summary,
-    parse_docker_size,
     read_mounts,
     scan_files,
+    shown,
 )
 
 
@@ -26,14 +29,40 @@ from ansible_collections.usdx.incident.plugins.module_utils._disk import (
      ("2TB", 2 * 10**12), (" 3 MB ", 3000000), ("1.5KiB", 1536), ("10", 10)],
     ids=["zero", "bytes", "kB", "GB", "MiB", "TB", "spaces", "KiB", "bare-number"],
 )
-def test_parse_docker_size(text, expected):
-    assert parse_docker_size(text) == expected
+def test_docker_size(text, expected):
+    # _docker.parse_size is the one size parser; docker_size only turns "unparsable" into an error naming it.
+    assert docker_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "N/A", "1.2.3GB", "-1MB", "5XB"], ids=["empty", "na", "two-dots", "negative", "bad-unit"])
-def test_parse_docker_size_rejects(text):
+def test_docker_size_rejects(text):
     with pytest.raises(ValueError, match="unrecognised size"):
-        parse_docker_size(text)
+        docker_size(text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"/data/log/app.log", "/data/log/app.log"),
+        (b"/data/log/caf\xc3\xa9.log", "/data/log/caf\u00e9.log"),
+        (b"/data/log/\xff\xfe-latin1-\xe9.log", "/data/log/\\xff\\xfe-latin1-\\xe9.log"),
+        (b"/data/log/two\nlines.log", "/data/log/two\\x0alines.log"),
+        (b"/data/log/\x1b[31mred.log", "/data/log/\\x1b[31mred.log"),
+        (b"/data/log/{{ lookup('pipe', 'id') }}.log", "/data/log/{{ lookup('pipe', 'id') }}.log"),
+        (b"/data/log/back\\xff.log", "/data/log/back\\\\xff.log"),
+        ("/data/log/\u202egol.exe".encode(), "/data/log/\\u202egol.exe"),
+    ],
+    ids=["plain", "utf-8", "not-utf-8", "newline", "terminal-escape", "template", "backslash", "bidi-override"],
+)
+def test_shown_escapes_names_of_any_encoding(raw, expected):
+    text = shown(os.fsdecode(raw))
+    assert text == expected
+    json.dumps(text).encode("utf-8")  # valid JSON, valid UTF-8
+
+
+def test_file_records_show_the_path():
+    record = file_record(FileEntry(os.fsdecode(b"/d/\xff.log"), 3, 1_800_000_000.0), 1_800_000_000.0)
+    assert record["path"] == "/d/\\xff.log" and record["size"] == 3
 
 
 @pytest.mark.parametrize(
@@ -90,7 +119,28 @@ def test_scan_is_bounded(tmp_path):
     for i in range(10):
         _touch(tmp_path / f"f{i}", i)
     scan = scan_files(str(tmp_path), 4)
-    assert scan.truncated and scan.scanned == 4 and len(scan.files) == 4
+    assert scan.truncated and scan.scanned == 4 and len(scan.files) == 4 and scan.stopped == "max_files"
+    assert scan_files(str(tmp_path), 10).stopped is None
+
+
+def test_scan_stops_at_its_deadline(tmp_path):
+    for i in range(3):
+        _touch(tmp_path / f"d{i}" / "f", 1)
+    scan = scan_files(str(tmp_path), 1000, deadline=0.0)
+    assert scan.truncated and scan.stopped == "deadline" and scan.files == []
+
+
+def test_scan_reports_odd_names_and_never_follows_a_link_out(tmp_path):
+    outside = tmp_path / "outside"
+    _touch(outside / "secret.log", 7)
+    root = tmp_path / "logs"
+    _touch(root / os.fsdecode(b"bad-\xff.log"), 1)
+    _touch(root / "new\nline.log", 2)
+    (root / "escape").symlink_to(outside)
+    (root / "escape.log").symlink_to(outside / "secret.log")
+    scan = scan_files(str(root), 100)
+    assert sorted(shown(os.path.relpath(f.path, root)) for f in scan.files) == ["bad-\\xff.log", "new\\x0aline.log"]
+    assert scan.errors == [] and scan.stopped is None
 
 
 def test_scan_missing_root(tmp_path):

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import psycopg2
 import pytest
@@ -164,40 +166,117 @@ def test_tcp_path_connect_error(monkeypatch):
         seen.update(kwargs)
         raise psycopg2.OperationalError('connection to server at "127.0.0.1", port 55432 failed: FATAL:  sorry, too many clients already\n')
 
-    monkeypatch.setattr(_postgres.psycopg2, "connect", connect)
+    monkeypatch.setattr(psycopg2, "connect", connect)
     with pytest.raises(PostgresError) as info:
         PostgresQuery(_Module(_params())).query_json("SELECT 1")
-    assert info.value.unavailable and info.value.exhausted
+    assert info.value.unavailable and info.value.exhausted and not info.value.timed_out
+    assert str(info.value).startswith("connection to server at")
     assert seen["password"] == SECRET and seen["port"] == 55432 and seen["connect_timeout"] == 5
     assert "statement_timeout" in seen["options"]
 
 
+class _Cursor:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql):
+        self.sql = sql
+
+    def fetchone(self):
+        return self.answer() if callable(self.answer) else self.answer
+
+
+class _Conn:
+    """A psycopg2 connection as community.postgresql's connect_to_db() leaves it."""
+
+    def __init__(self, answer=('{"total": 3}',), sock=None):
+        self.answer, self.sock, self.closed, self.session = answer, sock, False, {}
+
+    def set_session(self, **kwargs):
+        self.session.update(kwargs)
+
+    def cursor(self):
+        return _Cursor(self.answer)
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def close(self):
+        self.closed = True
+
+
 def test_tcp_path_reads_json(monkeypatch):
-    class Cursor:
-        def __enter__(self):
-            return self
+    conn, seen = _Conn(), {}
 
-        def __exit__(self, *exc):
-            return False
-
-        def execute(self, sql):
-            self.sql = sql
-
-        def fetchone(self):
-            return ('{"total": 3}',)
-
-    class Conn:
-        closed = False
-
-        def set_session(self, **kwargs):
-            assert kwargs == {"readonly": True, "autocommit": True}
-
-        def cursor(self):
-            return Cursor()
-
-        def close(self):
-            Conn.closed = True
-
-    monkeypatch.setattr(_postgres.psycopg2, "connect", lambda **kw: Conn())
+    def connect(**kwargs):
+        seen.update(kwargs)
+        return conn
+    monkeypatch.setattr(psycopg2, "connect", connect)
     assert PostgresQuery(_Module(_params(login_password=None))).query_json("SELECT 1") == {"total": 3}
-    assert Conn.closed
+    assert conn.closed and conn.session == {"autocommit": True}
+    assert "password" not in seen and "-c default_transaction_read_only=on" in seen["options"]
+
+
+@pytest.mark.parametrize("row", [({"doc": '{"total": 3}'}), ([{"total": 3}])], ids=["dict-row", "decoded-json"])
+def test_tcp_path_reads_rows_of_either_driver(monkeypatch, row):
+    monkeypatch.setattr(psycopg2, "connect", lambda **kw: _Conn(answer=row))
+    assert PostgresQuery(_Module(_params())).query_json("SELECT 1") == {"total": 3}
+
+
+def test_tcp_path_passes_the_tls_options_of_community_postgresql(monkeypatch):
+    seen = {}
+
+    def connect(**kwargs):
+        seen.update(kwargs)
+        return _Conn()
+    monkeypatch.setattr(psycopg2, "connect", connect)
+    params = _params(ssl_mode="verify-full", ca_cert="/etc/ssl/db-ca.pem", ssl_cert="/etc/ssl/me.pem", ssl_key="/etc/ssl/me.key")
+    PostgresQuery(_Module(params)).query_json("SELECT 1")
+    assert {k: seen[k] for k in ("sslmode", "sslrootcert", "sslcert", "sslkey", "host", "port", "user", "dbname")} == {
+        "sslmode": "verify-full", "sslrootcert": "/etc/ssl/db-ca.pem", "sslcert": "/etc/ssl/me.pem",
+        "sslkey": "/etc/ssl/me.key", "host": "127.0.0.1", "port": 55432, "user": "postgres", "dbname": "usdx_wexel"}
+
+
+def test_the_argument_spec_has_community_postgresqls_tls_options():
+    spec = _postgres.postgres_argument_spec()
+    assert spec["ssl_mode"]["choices"] == ["allow", "disable", "prefer", "require", "verify-ca", "verify-full"]
+    assert spec["ssl_mode"]["default"] == "prefer" and spec["ca_cert"]["aliases"] == ["ssl_rootcert"]
+    assert spec["ssl_cert"]["type"] == spec["ssl_key"]["type"] == "path"
+
+
+def test_a_server_that_stops_answering_is_unavailable_and_timed_out(monkeypatch):
+    ours, server = socket.socketpair()
+
+    def hang():
+        # Like libpq waiting for a frozen server: blocked until the socket is shut down.
+        if ours.recv(1) == b"":
+            raise psycopg2.OperationalError("server closed the connection unexpectedly")
+        raise AssertionError("the server sent something")
+
+    module = _Module(_params())
+    module.deadline = time.monotonic() + 1.0
+    monkeypatch.setattr(psycopg2, "connect", lambda **kw: _Conn(answer=hang, sock=ours))
+    started = time.monotonic()
+    try:
+        with pytest.raises(PostgresError, match="no answer from the server within 0.5 s") as info:
+            PostgresQuery(module).query_json("SELECT 1")
+    finally:
+        ours.close()
+        server.close()
+    assert info.value.unavailable and info.value.timed_out
+    assert time.monotonic() - started < 5
+
+
+def test_a_connection_given_up_at_connect_timeout_is_timed_out(monkeypatch):
+    def connect(**_kwargs):
+        raise psycopg2.OperationalError('connection to server at "10.0.0.9", port 5432 failed: timeout expired\n')
+    monkeypatch.setattr(psycopg2, "connect", connect)
+    with pytest.raises(PostgresError) as info:
+        PostgresQuery(_Module(_params())).query_json("SELECT 1")
+    assert info.value.unavailable and info.value.timed_out

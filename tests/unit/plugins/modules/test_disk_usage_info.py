@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from ansible_collections.usdx.incident.plugins.module_utils import _disk
+from ansible_collections.usdx.incident.plugins.module_utils import _disk, _disk_usage
 from ansible_collections.usdx.incident.plugins.modules import disk_usage_info
 
 DAY = 86400.0
@@ -109,12 +109,49 @@ def test_docker_failure_is_reported(run_module, fake_docker, tmp_path):
     assert result["docker"]["available"] is False
     assert "Cannot connect to the Docker daemon" in result["docker"]["error"]
     assert result["docker"]["images"] is None and result["summary"]["docker_reclaimable_bytes"] == 0
+    assert result["partial"] == ["docker's reclaimable space is unknown: " + result["docker"]["error"]]
 
 
 def test_docker_garbage_output_is_reported(run_module, fake_docker, tmp_path):
     docker = fake_docker({("system", "df"): (0, "not json\n", "")})
     result = run_module(disk_usage_info.main, {"paths": [str(tmp_path)], "largest": 0}, docker)
     assert result["docker"]["available"] is False and "cannot parse" in result["docker"]["error"]
+    assert result["partial"] == ["docker's reclaimable space is unknown: " + result["docker"]["error"]]
+
+
+@pytest.mark.parametrize("output", ['[1, 2]\n', '{"Type": "Images", "Size": "lots"}\n', '"text"\n'],
+                         ids=["list-row", "bad-size", "string-row"])
+def test_docker_rows_of_any_shape_are_reported(run_module, fake_docker, tmp_path, output):
+    docker = fake_docker({("system", "df"): (0, output, "")})
+    result = run_module(disk_usage_info.main, {"paths": [str(tmp_path)], "largest": 0}, docker)
+    assert result["docker"]["available"] is False and result["docker"]["error"].startswith("cannot parse docker system df")
+    assert len(result["partial"]) == 1
+
+
+def test_a_walk_stopped_at_max_files_is_partial(run_module, data):
+    result = run_module(disk_usage_info.main, _args(data, max_files=2, docker=False))
+    assert result["scan"]["truncated"] is True and result["logs"]["dirs"][0]["truncated"] is True
+    assert any(reason.startswith(f"the walk of {data / 'log'} stopped after max_files=2 entries") for reason in result["partial"])
+
+
+def test_a_walk_stopped_at_its_deadline_is_partial(run_module, data, monkeypatch):
+    # The run starts at 0 on its clock; the walk finds itself at 100, past the 0.5 s it was given.
+    monkeypatch.setattr(_disk_usage, "time", types.SimpleNamespace(time=time.time, monotonic=lambda: 0.0))
+    monkeypatch.setattr(_disk, "time", types.SimpleNamespace(monotonic=lambda: 100.0))
+    result = run_module(disk_usage_info.main, _args(data, docker=False, scan_seconds=0.5))
+    assert result["logs"]["dirs"][0]["truncated"] is True
+    assert any("stopped at its deadline" in reason for reason in result["partial"])
+
+
+def test_odd_file_names_are_reported_escaped(run_module, tmp_path):
+    logs = tmp_path / "log"
+    _file(logs / os.fsdecode(b"old-\xff\xfe.log"), 10, 40)
+    _file(logs / "line\nbreak.log", 10, 40)
+    result = run_module(disk_usage_info.main, {"paths": [str(tmp_path)], "log_dirs": [str(logs)], "docker": False,
+                                               "largest": 5})
+    old = sorted(f["path"] for f in result["logs"]["dirs"][0]["old_files"])
+    assert old == [f"{logs}/line\\x0abreak.log", f"{logs}/old-\\xff\\xfe.log"]
+    assert sorted(f["path"] for f in result["largest_files"]) == old and "partial" not in result
 
 
 @pytest.mark.parametrize(
@@ -126,8 +163,9 @@ def test_docker_garbage_output_is_reported(run_module, fake_docker, tmp_path):
         ({"backup_max_age_days": -5}, "backup_max_age_days=-5 is negative"),
         ({"largest": -1}, "largest=-1 is negative"),
         ({"max_files": 0}, "max_files=0 is out of range: accepted values are integers >= 1"),
+        ({"scan_seconds": 0}, "scan_seconds=0.0 is out of range: accepted values are > 0"),
     ],
-    ids=["threshold-zero", "threshold-over-100", "log-age", "backup-age", "largest", "max-files"],
+    ids=["threshold-zero", "threshold-over-100", "log-age", "backup-age", "largest", "max-files", "scan-seconds"],
 )
 def test_bad_options_fail_naming_the_value(run_module, args, message):
     result = run_module(disk_usage_info.main, {"docker": False, **args})

@@ -13,7 +13,7 @@ from urllib.error import HTTPError, URLError
 import pytest
 
 from ansible_collections.usdx.incident.plugins.modules import indexer_lag_info
-from ansible_collections.usdx.incident.plugins.module_utils import _indexer_lag
+from ansible_collections.usdx.incident.plugins.module_utils import _http, _indexer_lag
 from ansible_collections.usdx.incident.plugins.module_utils._indexer_lag import classify, eta, rate
 
 RPC = "http://127.0.0.1:58545"
@@ -21,16 +21,36 @@ METRICS = "http://127.0.0.1:3001/metrics"
 GENESIS = 1_795_000_000
 
 
+class Answer:
+    """What open_url returns: a status, headers and a body read like a socket file."""
+
+    def __init__(self, url, status, body, content_type="application/json"):
+        self.url, self.status, self.fp = url, status, io.BytesIO(body)
+        self.headers = {"Content-Type": content_type}
+        self.read1 = self.read = self.fp.read
+
+    def getcode(self):
+        return self.status
+
+    def geturl(self):
+        return self.url
+
+    def close(self):
+        self.fp.close()
+
+
 class World:
     """A chain and an indexer on a fake clock; answers open_url like the sandbox does."""
 
     def __init__(self, head=1000, indexed=990, chain_rate=1.0, index_rate=1.0, rpc_down=False, metrics_down=False,
-                 metrics_status=200, paused=0, rpc_error=None, metrics_text=None, block_missing=False):
+                 metrics_status=200, paused=0, rpc_error=None, metrics_text=None, block_missing=False, rpc_body=None,
+                 rate_metric=None):
         self.clock = 100.0
         self.head0, self.indexed0 = head, indexed
         self.chain_rate, self.index_rate = chain_rate, index_rate
         self.rpc_down, self.metrics_down, self.metrics_status = rpc_down, metrics_down, metrics_status
         self.paused, self.rpc_error, self.metrics_text, self.block_missing = paused, rpc_error, metrics_text, block_missing
+        self.rpc_body, self.rate_metric = rpc_body, rate_metric
         self.requests = []
 
     def head(self):
@@ -46,6 +66,8 @@ class World:
             if self.rpc_down:
                 raise URLError(ConnectionRefusedError(111, "Connection refused"))
             call = json.loads(data)
+            if self.rpc_body is not None:
+                return Answer(url, 200, self.rpc_body(call) if callable(self.rpc_body) else self.rpc_body)
             if self.rpc_error:
                 body = {"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32000, "message": self.rpc_error}}
             elif call["method"] == "eth_blockNumber":
@@ -54,7 +76,7 @@ class World:
                 number = int(call["params"][0], 16)
                 block = None if self.block_missing else {"number": hex(number), "timestamp": hex(GENESIS + number)}
                 body = {"jsonrpc": "2.0", "id": call["id"], "result": block}
-            return types.SimpleNamespace(getcode=lambda: 200, read=lambda: json.dumps(body).encode())
+            return Answer(url, 200, json.dumps(body).encode())
         if url == METRICS:
             if self.metrics_down:
                 raise URLError(ConnectionRefusedError(111, "Connection refused"))
@@ -67,7 +89,9 @@ class World:
                 f"usdx_indexer_lag_blocks {self.head() - self.indexed()}\n"
                 f"usdx_indexer_lag_seconds {float(self.head() - self.indexed()) + 0.5}\n"
                 f"usdx_indexer_paused {self.paused}\nusdx_maintenance_mode 0\n")
-            return types.SimpleNamespace(getcode=lambda: 200, read=text.encode)
+            if self.rate_metric is not None:
+                text += self.rate_metric
+            return Answer(url, 200, text.encode(), "text/plain")
         raise AssertionError(url)
 
 
@@ -75,7 +99,7 @@ class World:
 def world(monkeypatch):
     def make(**kwargs):
         w = World(**kwargs)
-        monkeypatch.setattr(_indexer_lag, "open_url", w.open_url)
+        monkeypatch.setattr(_http, "open_url", w.open_url)
 
         def sleep(seconds):
             w.clock += seconds
@@ -88,21 +112,57 @@ def _run(run_module, **args):
     return run_module(indexer_lag_info.main, {"rpc_url": RPC, "metrics_url": METRICS, **args})
 
 
-def test_healthy(run_module, world):
+def test_healthy_needs_no_sample(run_module, world):
     w = world(head=1000, indexed=998)
     result = _run(run_module)
-    assert result["changed"] is False
+    assert result["changed"] is False and result["timed_out"] is False and "partial" not in result
     assert result["status"] == "ok" and result["eta_seconds"] == 0
-    assert (result["chain_head_block"], result["last_indexed_block"], result["lag_blocks"]) == (1002, 1000, 2)
+    assert (result["chain_head_block"], result["last_indexed_block"], result["lag_blocks"]) == (1000, 998, 2)
     assert result["lag_seconds"] == 2.0 and result["lag_source"] == "rpc"
-    assert result["sample"]["indexed_blocks_per_second"] == pytest.approx(1.0, abs=0.01)
-    assert result["rpc"]["reachable"] is True and result["rpc"]["error"] is None
-    assert result["rpc"]["head_timestamp"] == GENESIS + 1002
+    # Within the normal lag the rate decides nothing: no sample; the chain's rate comes from block timestamps.
+    assert result["sample"] == {"seconds": 0.0, "indexed_blocks_per_second": None, "chain_blocks_per_second": 1.0,
+                                "indexed_rate_source": None, "chain_rate_source": "block_timestamps"}
+    assert w.clock < 101
+    assert result["rpc"]["reachable"] is True and result["rpc"]["error"] is None and result["rpc"]["timed_out"] is False
+    assert result["rpc"]["head_timestamp"] == GENESIS + 1000
     assert result["indexer"]["reachable"] is True and result["indexer"]["paused"] is False
     assert result["indexer"]["status_code"] == 200
     methods = [r[2]["method"] for r in w.requests if r[2]]
-    assert methods == ["eth_blockNumber", "eth_blockNumber", "eth_getBlockByNumber", "eth_getBlockByNumber"]
+    assert methods == ["eth_blockNumber"] + ["eth_getBlockByNumber"] * 3
+    assert sorted(int(r[2]["params"][0], 16) for r in w.requests if r[2] and r[2]["params"]) == [990, 998, 1000]
     assert all(r[3] == 5 for r in w.requests)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "chain_source", "catch_up"),
+    [
+        ("usdx_indexer_indexed_blocks_per_second 0.0\n", "block_timestamps", -1.0),
+        ("usdx_indexer_indexed_blocks_per_second 0\nusdx_indexer_chain_blocks_per_second 2.5\n", "metrics", -2.5),
+        ("usdx_indexer_indexed_blocks_per_second 0\nusdx_indexer_chain_blocks_per_second NaN\n", "block_timestamps", -1.0),
+    ],
+    ids=["indexed-rate", "both-rates", "chain-rate-unknown"],
+)
+def test_rates_from_the_indexers_metrics_replace_the_sample(run_module, world, metrics, chain_source, catch_up):
+    w = world(head=1000, indexed=900, index_rate=0.0, rate_metric=metrics)
+    result = _run(run_module, sample_seconds=4)
+    assert result["status"] == "stalled" and w.clock < 101
+    assert result["sample"]["indexed_rate_source"] == "metrics" and result["sample"]["seconds"] == 0.0
+    assert result["sample"]["chain_rate_source"] == chain_source
+    assert result["catch_up_blocks_per_second"] == catch_up and result["indexer"]["indexed_blocks_per_second"] == 0.0
+
+
+def test_a_nan_rate_metric_means_unknown_and_samples(run_module, world):
+    w = world(head=1000, indexed=900, index_rate=0.0, rate_metric="usdx_indexer_indexed_blocks_per_second NaN\n")
+    result = _run(run_module, sample_seconds=2)
+    assert result["sample"]["indexed_rate_source"] == "sample" and w.clock >= 102 and result["status"] == "stalled"
+
+
+def test_lag_samples_when_the_metrics_give_no_rate(run_module, world):
+    w = world(head=1000, indexed=900, index_rate=3.0)
+    result = _run(run_module, sample_seconds=2)
+    assert result["status"] == "lagging" and w.clock >= 102
+    assert result["sample"]["indexed_rate_source"] == "sample" and result["sample"]["chain_rate_source"] == "sample"
+    assert result["catch_up_blocks_per_second"] == pytest.approx(2.0, abs=0.05)
 
 
 def test_stalled_indexer(run_module, world):
@@ -141,10 +201,13 @@ def test_rpc_down(run_module, world):
     world(head=1000, indexed=980, rpc_down=True, index_rate=0.0)
     result = _run(run_module)
     assert result["status"] == "rpc_unreachable"
-    assert result["rpc"] == {"url": RPC, "reachable": False, "latency_ms": None, "error": "[Errno 111] Connection refused",
-                             "head_timestamp": None}
+    assert result["rpc"] == {"url": RPC, "reachable": False, "latency_ms": None, "head_timestamp": None,
+                             "error": "Request failed: [Errno 111] Connection refused", "timed_out": False}
+    assert "partial" not in result
     assert result["indexer"]["reachable"] is True
-    assert (result["lag_blocks"], result["lag_source"], result["lag_seconds"]) == (22, "metric", 22.5)
+    # Without the chain head the status is known at once: no sample is taken.
+    assert (result["lag_blocks"], result["lag_source"], result["lag_seconds"]) == (20, "metric", 20.5)
+    assert result["sample"]["seconds"] == 0.0
     assert result["chain_head_block"] is None and result["catch_up_blocks_per_second"] is None
 
 
@@ -152,7 +215,8 @@ def test_rpc_error_answer(run_module, world):
     world(rpc_error="header not found")
     result = _run(run_module, sample_seconds=0)
     assert result["status"] == "rpc_unreachable"
-    assert result["rpc"]["error"] == "eth_blockNumber: header not found"
+    assert result["rpc"]["error"] == "eth_blockNumber: the RPC answered an error: header not found"
+    assert result["partial"] == ["the chain head could not be read from the answer: " + result["rpc"]["error"]]
 
 
 def test_indexer_down(run_module, world):
@@ -160,7 +224,7 @@ def test_indexer_down(run_module, world):
     result = _run(run_module)
     assert result["status"] == "indexer_unreachable"
     assert result["indexer"]["reachable"] is False and result["indexer"]["status_code"] is None
-    assert result["indexer"]["error"] == "[Errno 111] Connection refused"
+    assert result["indexer"]["error"] == "Request failed: [Errno 111] Connection refused"
     assert result["rpc"]["reachable"] is True and result["rpc"]["latency_ms"] is not None
     assert result["lag_blocks"] is None and result["lag_source"] is None and result["eta_seconds"] is None
 
@@ -169,7 +233,7 @@ def test_metrics_http_error(run_module, world):
     world(metrics_status=500)
     result = _run(run_module, sample_seconds=0)
     assert result["status"] == "indexer_unreachable"
-    assert (result["indexer"]["status_code"], result["indexer"]["error"]) == (500, "HTTP 500 Internal Server Error")
+    assert (result["indexer"]["status_code"], result["indexer"]["error"]) == (500, "HTTP Error 500: Internal Server Error")
 
 
 @pytest.mark.parametrize(
@@ -187,6 +251,79 @@ def test_unusable_metrics(run_module, world, text, error):
     assert result["status"] == "indexer_unreachable"
     assert result["indexer"]["error"].startswith(error)
     assert result["indexer"]["status_code"] == 200
+    assert result["partial"] == ["the indexer's metrics could not be read from the answer: " + result["indexer"]["error"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'{"jsonrpc": "2.0", "id": 1, "result": null}', "eth_blockNumber's result is not a hex quantity: None"),
+        (b'{"jsonrpc": "2.0", "id": 1, "result": 1002}', "eth_blockNumber's result is not a hex quantity: 1002"),
+        (b'{"jsonrpc": "2.0", "id": 1, "result": "0xzz"}', "eth_blockNumber's result is not a hex quantity: '0xzz'"),
+        (b'{"jsonrpc": "2.0", "id": 1, "result": {"a": [1]}}', "eth_blockNumber's result is not a hex quantity: {'a': [1]}"),
+        (b'{"jsonrpc": "2.0", "id": 1, "error": "overloaded"}', "eth_blockNumber: the RPC answered an error: overloaded"),
+        (b'{"jsonrpc": "2.0", "id": 1, "error": [1, 2]}', "eth_blockNumber: the RPC answered an error: [1, 2]"),
+        (b'{"jsonrpc": "2.0", "id": 1}', "eth_blockNumber: the answer has no result"),
+        (b"[1, 2, 3]", "eth_blockNumber: the answer is not a JSON-RPC object: b'[1, 2, 3]'"),
+        (b"null", "eth_blockNumber: the answer is not a JSON-RPC object: b'null'"),
+        (b"<html><body>502 Bad Gateway</body></html>", "eth_blockNumber: the answer is not JSON: b'<html>"),
+        (b"\xff\xfe\x00garbage", "eth_blockNumber: the answer is not JSON: b'\\xff\\xfe"),
+        (b"", "eth_blockNumber: the answer is not JSON: b''"),
+    ],
+    ids=["null-result", "number", "bad-hex", "object", "error-string", "error-list", "no-result", "list", "null", "html",
+         "binary", "empty"],
+)
+def test_rpc_answers_of_any_shape_are_reported_not_crashed_on(run_module, world, body, error):
+    world(rpc_body=body)
+    result = _run(run_module)
+    assert result["status"] == "rpc_unreachable" and "failed" not in result
+    assert result["rpc"]["reachable"] is False and result["rpc"]["error"].startswith(error)
+    assert result["partial"] == ["the chain head could not be read from the answer: " + result["rpc"]["error"]]
+    assert result["indexer"]["reachable"] is True
+
+
+@pytest.mark.parametrize(
+    "block",
+    [{"number": "0x1"}, {"timestamp": None}, {"timestamp": 12}, "0x10", [1]],
+    ids=["no-timestamp", "null-timestamp", "number-timestamp", "string", "list"],
+)
+def test_odd_blocks_fall_back_to_the_metric_and_say_so(run_module, world, block):
+    def answer(call):
+        result = hex(1000) if call["method"] == "eth_blockNumber" else block
+        return json.dumps({"jsonrpc": "2.0", "id": call["id"], "result": result}).encode()
+    world(head=1000, indexed=990, rpc_body=answer)
+    result = _run(run_module, sample_seconds=0)
+    assert result["status"] == "ok" and result["lag_seconds"] == 10.5
+    assert result["rpc"]["head_timestamp"] is None and result["sample"]["chain_blocks_per_second"] is None
+    assert len(result["partial"]) == 1 and result["partial"][0].startswith("block timestamps not read")
+
+
+def test_credentials_in_urls_never_reach_the_result(run_module, world, monkeypatch):
+    secret_url = "https://user:hunter2@rpc.example.com/v3/0123456789abcdef0123456789abcdef?apikey=s3cr3tkey"
+
+    def refused(url, **_kwargs):
+        raise URLError(f"cannot reach {url}")
+    world()
+    monkeypatch.setattr(_http, "open_url", refused)
+    result = _run(run_module, rpc_url=secret_url, metrics_url=secret_url)
+    text = json.dumps(result)
+    for secret in ("hunter2", "0123456789abcdef0123456789abcdef", "s3cr3tkey"):
+        assert secret not in text
+    assert result["rpc"]["url"] == "https://********@rpc.example.com/v3/********?apikey=********"
+    assert "rpc.example.com" in result["rpc"]["error"]
+
+
+def test_the_probe_keeps_its_deadline(run_module, world, monkeypatch):
+    w = world(head=1000, indexed=900)
+
+    def slow(url, timeout=None, **_kwargs):
+        w.clock += timeout
+        raise URLError("timed out")
+    monkeypatch.setattr(_http, "open_url", slow)
+    result = _run(run_module, timeout=2, sample_seconds=3)
+    assert result["timed_out"] is True and result["rpc"]["timed_out"] is True and result["indexer"]["timed_out"] is True
+    assert result["status"] == "rpc_unreachable"
+    assert w.clock - 100 <= _indexer_lag.deadline_seconds({"timeout": 2, "sample_seconds": 3}) + 0.1
 
 
 def test_recorded_metrics(run_module, world, fixture_text):
@@ -199,7 +336,7 @@ def test_recorded_metrics(run_module, world, fixture_text):
 def test_missing_block_timestamps_fall_back_to_the_metric(run_module, world):
     world(head=1000, indexed=990, block_missing=True)
     result = _run(run_module, sample_seconds=0)
-    assert result["lag_seconds"] == 10.5 and result["lag_source"] == "rpc"
+    assert result["lag_seconds"] == 10.5 and result["lag_source"] == "rpc" and "partial" not in result
 
 
 @pytest.mark.parametrize(
@@ -254,3 +391,19 @@ def test_bad_options_fail_naming_the_value(run_module, world, args, message):
     world()
     result = _run(run_module, **args)
     assert result["failed"] is True and message in result["msg"]
+
+
+def test_the_probe_ends_before_the_callers_deadline(world, monkeypatch):
+    w = world(head=1000, indexed=900)
+
+    def slow(url, timeout=None, **_kwargs):
+        # Requests run side by side: each ends `timeout` after it started, they do not add up.
+        w.clock = max(w.clock, started + timeout)
+        raise URLError("timed out")
+    started = w.clock
+    monkeypatch.setattr(_http, "open_url", slow)
+    module = types.SimpleNamespace(deadline=w.clock + 1.5, warn=lambda _msg: None)
+    params = {"rpc_url": RPC, "metrics_url": METRICS, "sample_seconds": 2, "timeout": 5, "max_lag_blocks": 10,
+              "validate_certs": True}
+    result = _indexer_lag.LagProbe(module, params).run()
+    assert result["timed_out"] is True and w.clock <= module.deadline
