@@ -15,6 +15,8 @@ import typing as t
 from ansible_collections.usdx.incident.plugins.module_utils._docker import (
     COMPOSE_SERVICE_LABEL,
     DockerCli,
+    DockerError,
+    DockerTimeout,
     docker_time_or_none,
     primary_container,
     seconds_since,
@@ -42,6 +44,11 @@ def parse_ports(container: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     return ports
 
 
+def is_running(container: dict[str, t.Any]) -> bool:
+    state = container.get("State") or {}
+    return bool(state.get("Running")) and not state.get("Restarting")
+
+
 def container_info(container: dict[str, t.Any], image: dict[str, t.Any] | None, stats: dict[str, t.Any] | None,
                    now: dt.datetime) -> dict[str, t.Any]:
     """The module's view of one container from inspect data, its image's inspect data and a stats sample."""
@@ -50,7 +57,7 @@ def container_info(container: dict[str, t.Any], image: dict[str, t.Any] | None, 
     labels = config.get("Labels") or {}
     health = state.get("Health")
     health_log = (health or {}).get("Log") or []
-    running = bool(state.get("Running")) and not state.get("Restarting")
+    running = is_running(container)
     image_created = (image or {}).get("Created")
     info = {
         "service": labels.get(COMPOSE_SERVICE_LABEL, str(container.get("Name", "")).lstrip("/")),
@@ -96,8 +103,23 @@ class ComposeServiceInfo:
         found = self.docker.service_containers()
         wanted = list(dict.fromkeys(self.params["services"] or sorted(found)))
         chosen = {name: primary_container(found[name]) for name in wanted if found.get(name)}
-        running_ids = [c["Id"] for c in chosen.values() if c["State"].get("Running") and not c["State"].get("Restarting")]
-        stats = self.docker.stats(running_ids) if self.params["stats"] else {}
+        running = {c["Id"]: name for name, c in chosen.items() if is_running(c)}
+        partial: list[str] = []
+        stats: dict[str, dict[str, t.Any]] = {}
+        if self.params["stats"] and running:
+            try:
+                pids = {cid: int((chosen[name].get("State") or {}).get("Pid") or 0) for cid, name in running.items()}
+                stats = self.docker.stats(list(running), pids)
+            except DockerTimeout:
+                raise
+            except DockerError as exc:
+                partial.append(f"memory and CPU use not read: {exc}")
+            unsampled = sorted(name for cid, name in running.items() if cid not in stats)
+            if stats and unsampled:
+                partial.append(f"memory and CPU use of {', '.join(unsampled)} not read")
+            elif not stats and not partial:
+                partial.append("memory and CPU use not read: no container answered")
+        vanished = list(self.docker.vanished)
         images = self.docker.image_inspect([c.get("Image") for c in chosen.values()])
         now = dt.datetime.now(dt.timezone.utc)
         services = {}
@@ -115,4 +137,6 @@ class ComposeServiceInfo:
             "not_running": sorted(n for n, s in services.items() if not s["running"]),
             "unhealthy": sorted(n for n, s in services.items() if s["health"] == "unhealthy"),
             "missing": [n for n in wanted if n not in services],
+            "vanished": vanished,
+            **({"partial": partial} if partial else {}),
         }

@@ -15,6 +15,7 @@ import typing as t
 from ansible_collections.usdx.incident.plugins.module_utils._docker import (
     DockerCli,
     DockerError,
+    DockerTimeout,
     parse_docker_time,
     primary_container,
 )
@@ -86,8 +87,10 @@ class ContainerLogScan:
         }
         try:
             out, err = self.docker.logs(container["Id"], self.params["tail"], self.params["since"])
+        except DockerTimeout:
+            raise  # the check's deadline has passed: nothing more can be read
         except DockerError as exc:
-            # A service whose logs cannot be read is a finding, not a reason to stop.
+            # A service whose logs cannot be read is a finding (partial), not a reason to stop.
             head["error"] = str(exc)
             return head, None
         lines = out.count("\n") + err.count("\n")
@@ -108,11 +111,16 @@ class ContainerLogScan:
             services[name], scan = self.scan_service(primary_container(found[name]))
             if scan is not None:
                 scans[name] = scan
-        return {
+        result = {
             "changed": False,
             "project_found": bool(found),
             "services": services,
             "causes": combine_causes(scans),
             "error_count": sum(s.get("error_count", 0) for s in services.values()),
             "missing": [n for n in wanted if not found.get(n)],
+            "vanished": self.docker.vanished,
         }
+        unread = [f"logs of {name} could not be read: {s['error']}" for name, s in services.items() if "error" in s]
+        if unread:
+            result["partial"] = unread
+        return result

@@ -16,8 +16,44 @@ import re
 import time
 import typing as t
 
+from ansible_collections.usdx.incident.plugins.module_utils import _proc
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
+
+# Settings that make git run a program, switched off for every call: the checkout's own configuration is written by
+# whoever deploys, and looking at it must not run what they put there (fsmonitor and hooks run on a plain status).
+SAFE_GIT_CONFIG = {
+    "core.fsmonitor": "false",
+    "core.hooksPath": "/dev/null",
+    "core.pager": "cat",
+    "core.editor": "false",
+    "sequence.editor": "false",
+    "core.askPass": "",
+    "core.sshCommand": "false",
+    "core.gitProxy": "",
+    "core.untrackedCache": "false",
+    "diff.external": "",
+    "credential.helper": "",
+    "gpg.program": "false",
+    "gpg.ssh.program": "false",
+    "gpg.x509.program": "false",
+    "log.showSignature": "false",
+    "status.submoduleSummary": "false",
+    "diff.ignoreSubmodules": "all",
+    "protocol.allow": "never",
+    "gc.auto": "0",
+    "maintenance.auto": "false",
+}
+# Per-driver keys naming a program: filter.<driver>.clean runs during a status when a file's stat data changed,
+# diff.<driver>.textconv and .command when a diff is shown.
+DRIVER_COMMAND_KEYS = {"filter": ("clean", "smudge", "process"), "diff": ("textconv", "command")}
+# The environment of every git call; variables of the caller that could point git elsewhere (GIT_DIR,
+# GIT_CONFIG_PARAMETERS, GIT_EXTERNAL_DIFF...) are dropped.
+GIT_ENV = {
+    "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "PAGER": "cat",
+    "GIT_EDITOR": "false", "EDITOR": "false", "VISUAL": "false", "GIT_ASKPASS": "false", "SSH_ASKPASS": "false",
+    "GIT_OPTIONAL_LOCKS": "0",
+}
 
 FIELD_SEP = "\x1f"
 # hash, short hash, author date (strict ISO 8601), author name, subject; records end with NUL (-z).
@@ -62,6 +98,37 @@ def parse_git_log(output: str) -> list[dict[str, t.Any]]:
     return commits
 
 
+def config_args(settings: t.Mapping[str, str]) -> list[str]:
+    """C(-c key=value) arguments for git."""
+    return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+
+
+def driver_overrides(config_list: str) -> tuple[dict[str, str], list[str]]:
+    """Empty values for the command keys of every filter/diff driver in C(git config --null --list) output.
+
+    An empty command is no command: git then reads the file as it is. A required filter is made optional, so a
+    status does not fail for want of it. The second item lists drivers whose name C(-c) cannot express (an C(=)
+    in it would split the key): a caller must not run a command that could call them.
+    """
+    overrides: dict[str, str] = {}
+    unsafe: list[str] = []
+    for entry in config_list.split("\0"):
+        key = entry.partition("\n")[0]
+        section, _dot, rest = key.partition(".")
+        driver, _dot, _name = rest.rpartition(".")
+        section = section.lower()
+        if section not in DRIVER_COMMAND_KEYS or not driver:
+            continue
+        if "=" in driver:
+            unsafe.append(f"{section}.{driver}")
+            continue
+        for name in DRIVER_COMMAND_KEYS[section]:
+            overrides[f"{section}.{driver}.{name}"] = ""
+        if section == "filter":
+            overrides[f"{section}.{driver}.required"] = "false"
+    return overrides, sorted(set(unsafe))
+
+
 def age_hours(when: datetime.datetime | None, now: float) -> float | None:
     return None if when is None else round((now - when.timestamp()) / 3600.0, 2)
 
@@ -82,6 +149,9 @@ class Deployment:
         self.params = params
         self.now = time.time()
         self.window = float(self.params["recent_hours"])
+        self.deadline: float | None = getattr(module, "deadline", None)
+        self.driver_overrides: dict[str, str] = {}
+        self.unsafe_drivers: list[str] = []
 
     def is_recent(self, hours: float | None) -> bool:
         # Future dates (clock skew) count as recent.
@@ -89,18 +159,27 @@ class Deployment:
 
     # --- git -------------------------------------------------------------------------
     def git(self, git: str, args: list[str], check: bool = True) -> tuple[int, str, str]:
-        rc, out, err = self.module.run_command(
-            [git, "--no-optional-locks", "-C", self.params["repo_path"], *args],
-            environ_update={"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat"},
-            errors="replace",
-        )
-        if check and rc != 0:
-            raise GitError(f"git {' '.join(args[:2])} failed (rc={rc}): {err.strip() or out.strip()}")
-        return rc, out, err
+        argv = [git, "--no-pager", "--no-optional-locks", *config_args({**SAFE_GIT_CONFIG, **self.driver_overrides}),
+                "-C", self.params["repo_path"], *args]
+        done = _proc.run(argv, deadline=self.deadline, env=GIT_ENV, drop_env=lambda name: name.startswith("GIT_"))
+        if done.timed_out:
+            raise GitError(f"git {' '.join(args[:2])} did not finish by its deadline and was killed")
+        if check and done.rc != 0:
+            raise GitError(f"git {' '.join(args[:2])} failed (rc={done.rc}): {done.err.strip() or done.out.strip()}")
+        return done.rc, done.out, done.err
+
+    def neutralise_drivers(self, git: str) -> None:
+        """Switch off the programs of every filter and diff driver the checkout's configuration defines.
+
+        Reading the configuration runs nothing; a driver's command keys are then overridden on every later call.
+        """
+        _rc, out, _err = self.git(git, ["config", "--null", "--list"])
+        self.driver_overrides, self.unsafe_drivers = driver_overrides(out)
 
     def repository(self) -> tuple[bool, dict[str, t.Any], list[dict[str, t.Any]]]:
         path = self.params["repo_path"]
-        repo: dict[str, t.Any] = {"path": path, "head": None, "branch": None, "tag": None, "describe": None, "dirty": None, "error": None}
+        repo: dict[str, t.Any] = {"path": path, "head": None, "branch": None, "tag": None, "describe": None, "dirty": None,
+                                  "dirty_error": None, "error": None}
         if not path:
             repo["error"] = "repo_path not given"
             return False, repo, []
@@ -113,6 +192,8 @@ class Deployment:
             return False, repo, []
         try:
             rc, out, err = self.git(git, ["rev-parse", "--is-inside-work-tree"], check=False)
+            if rc == 0:
+                self.neutralise_drivers(git)
             if rc != 0 or out.strip() != "true":
                 raise GitError(f"{path} is not a git checkout: {err.strip() or out.strip()}")
             rc, out, _err = self.git(git, ["rev-parse", "--verify", "--quiet", "HEAD"], check=False)
@@ -126,8 +207,13 @@ class Deployment:
             repo["tag"] = out.strip() if rc == 0 and out.strip() else None
             rc, out, _err = self.git(git, ["describe", "--tags", "--always", "HEAD"], check=False)
             repo["describe"] = out.strip() if rc == 0 and out.strip() else None
-            rc, out, _err = self.git(git, ["status", "--porcelain", "--untracked-files=no"], check=False)
-            repo["dirty"] = bool(out.strip()) if rc == 0 else None
+            if self.unsafe_drivers:
+                repo["dirty_error"] = f"not checked: drivers {', '.join(self.unsafe_drivers)} cannot be switched off"
+            else:
+                rc, out, err = self.git(git, ["status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"], check=False)
+                repo["dirty"] = bool(out.strip()) if rc == 0 else None
+                if rc != 0:
+                    repo["dirty_error"] = f"git status failed (rc={rc}): {err.strip()}"
             _rc, out, _err = self.git(git, ["log", "-z", f"--max-count={self.params['count']}", LOG_FORMAT, "HEAD"])
             commits = parse_git_log(out)
         except (GitError, ValueError) as exc:
@@ -214,7 +300,7 @@ class Deployment:
                     "description": f"container {service['containers'][0]['name']} created from {service['image']} (sha256:{short_id})",
                 })
         changes.sort(key=lambda c: (c["age_hours"], c["kind"], c["name"]))
-        return {
+        result = {
             "changed": False,
             "repo_found": repo_found,
             "repo": repo,
@@ -224,6 +310,22 @@ class Deployment:
             "recent_hours": self.window,
             "recent_changes": changes,
         }
+        partial = unread_parts(self.params["repo_path"], repo, docker_error)
+        if partial:
+            result["partial"] = partial
+        return result
+
+
+def unread_parts(repo_path: str | None, repo: t.Mapping[str, t.Any], docker_error: str | None) -> list[str]:
+    """What the check was asked to read and could not: the checkout, its uncommitted changes, the containers."""
+    parts = []
+    if repo_path and repo["error"] and repo["head"] is None and repo["error"] != "the repository has no commit yet":
+        parts.append(f"recent commits not read: {repo['error']}")
+    if repo_path and repo["head"] and repo["dirty"] is None:
+        parts.append(f"uncommitted changes not checked: {repo['dirty_error']}")
+    if docker_error:
+        parts.append(f"container changes not read: {docker_error}")
+    return parts
 
 
 def validate(params: t.Mapping[str, t.Any]) -> None:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
 import typing as t
 
+from ansible_collections.usdx.incident.plugins.module_utils import _docker_engine, _proc
+from ansible_collections.usdx.incident.plugins.module_utils._errors import DeadlineExceeded
+
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+# Seconds the Engine API may take for the stats of all containers before the CLI is tried instead.
+ENGINE_TIMEOUT = 5.0
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_ONEOFF_LABEL = "com.docker.compose.oneoff"
 
@@ -40,6 +46,10 @@ def docker_argument_spec() -> dict[str, t.Any]:
 
 class DockerError(Exception):
     """A docker CLI call failed; the message carries the command and its stderr."""
+
+
+class DockerTimeout(DockerError, DeadlineExceeded):
+    """A docker CLI call was killed at its deadline."""
 
 
 def parse_docker_time(value: str | None) -> _dt.datetime | None:
@@ -95,6 +105,12 @@ def parse_stats_line(stats: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
+def _only_missing(stderr: str) -> bool:
+    """Whether every error line of docker inspect says a container no longer exists."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return bool(lines) and all("no such container" in line.lower() or "no such object" in line.lower() for line in lines)
+
+
 def primary_container(containers: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
     """The container that stands for a service: not a one-off, running first, then the latest started."""
     def key(container: dict[str, t.Any]) -> tuple[bool, bool, str]:
@@ -109,23 +125,33 @@ def primary_container(containers: list[dict[str, t.Any]]) -> dict[str, t.Any] | 
 
 
 class DockerCli:
-    """Runs C(docker) for one compose project through AnsibleModule.run_command."""
+    """Runs C(docker) for one compose project, each call bounded by the deadline of the module or check.
+
+    O(module) may carry C(deadline), an absolute time.monotonic() time (triage_info's CheckModule does);
+    without one each call gets L(_proc.DEFAULT_TIMEOUT).
+    """
 
     def __init__(self, module: t.Any, docker_cli: str = "docker", project_name: str | None = None) -> None:
         self.module = module
         self.project_name = project_name
         self.docker = module.get_bin_path(docker_cli, required=False) or docker_cli
+        self.deadline: float | None = getattr(module, "deadline", None)
+        # Containers listed by the last inspect() that were gone when it ran.
+        self.vanished: list[str] = []
 
     def run(self, args: list[str], check: bool = True, data: str | None = None, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        # Host output (logs above all) may hold any bytes: decode leniently, never fail on it.
-        # Arguments are passed verbatim: no ~ or $VAR expansion of SQL, names or filters.
-        rc, out, err = self.module.run_command(
-            [self.docker, *args], data=data, binary_data=True, encoding="utf-8", errors="replace",
-            environ_update=env, expand_user_and_vars=False,
-        )
-        if check and rc != 0:
-            raise DockerError(f"docker {' '.join(args[:3])} failed (rc={rc}): {err.strip() or out.strip()}")
-        return rc, out, err
+        # Arguments are passed verbatim (no shell, no ~ or $VAR expansion of SQL, names or filters);
+        # host output (logs above all) may hold any bytes: _proc decodes leniently.
+        command = f"docker {' '.join(args[:3])}"
+        try:
+            done = _proc.run([self.docker, *args], deadline=self.deadline, data=data, env=env)
+        except OSError as exc:
+            raise DockerError(f"{command} could not be started ({self.docker}): {exc.strerror or exc}") from exc
+        if done.timed_out:
+            raise DockerTimeout(f"{command} did not finish by its deadline and was killed")
+        if check and done.rc != 0:
+            raise DockerError(f"{command} failed (rc={done.rc}): {done.err.strip() or done.out.strip()}")
+        return done.rc, done.out, done.err
 
     def project_container_ids(self) -> list[str]:
         """All containers of the project, running or not."""
@@ -133,17 +159,32 @@ class DockerCli:
         return out.split()
 
     def inspect(self, ids: list[str]) -> list[dict[str, t.Any]]:
+        """Inspect data of the containers; one removed since it was listed is left out (see L(vanished)).
+
+        docker prints what it found and fails for the rest: only an answer without a usable document is an error.
+        """
+        self.vanished = []
         if not ids:
             return []
-        _rc, out, _err = self.run(["container", "inspect", *ids])
-        return json.loads(out)
+        rc, out, err = self.run(["container", "inspect", *ids], check=False)
+        try:
+            docs = json.loads(out) if out.strip() else []
+        except ValueError as exc:
+            raise DockerError(f"docker container inspect printed no JSON (rc={rc}): {err.strip() or out.strip()[:200]}") from exc
+        found = [d for d in docs if isinstance(d, dict) and d.get("Id")] if isinstance(docs, list) else []
+        if rc != 0 and not _only_missing(err):
+            raise DockerError(f"docker container inspect failed (rc={rc}): {err.strip() or out.strip()[:200]}")
+        seen = {d["Id"] for d in found}
+        self.vanished = [i for i in ids if i not in seen]
+        return found
 
     def service_containers(self) -> dict[str, list[dict[str, t.Any]]]:
         """Inspect data of the project's containers, keyed by compose service name."""
         services: dict[str, list[dict[str, t.Any]]] = {}
         for container in self.inspect(self.project_container_ids()):
-            labels = container.get("Config", {}).get("Labels") or {}
-            services.setdefault(labels.get(COMPOSE_SERVICE_LABEL, container["Name"].lstrip("/")), []).append(container)
+            labels = (container.get("Config") or {}).get("Labels") or {}
+            name = labels.get(COMPOSE_SERVICE_LABEL) or str(container.get("Name") or container["Id"]).lstrip("/")
+            services.setdefault(str(name), []).append(container)
         return services
 
     def service_container_id(self, service: str, running: bool = True) -> str | None:
@@ -165,13 +206,27 @@ class DockerCli:
             args += ["--env", name]
         return self.run([*args, container, *argv], check=False, data=data, env=env)
 
-    def stats(self, ids: list[str]) -> dict[str, dict[str, t.Any]]:
-        """One C(docker stats --no-stream) sample per container, parsed, keyed by full container id.
+    def stats(self, ids: list[str], pids: dict[str, int] | None = None) -> dict[str, dict[str, t.Any]]:
+        """Memory, CPU and pids of each container, keyed by full container id; containers gone meanwhile are missing.
 
-        Containers that stop in between are simply missing from the answer.
+        Read from the Engine API over its unix socket (one-shot readings, at most a second) and CPU from the cgroups
+        of the containers' main processes C(pids); where the CLI talks to something else or the socket cannot be
+        used, one C(docker stats --no-stream) sample instead.
         """
         if not ids:
             return {}
+        socket_path = _docker_engine.engine_socket(os.environ)
+        if socket_path:
+            try:
+                # The engine answers in a fraction of a second: one that does not leaves the CLI time to try.
+                deadline = min(self.deadline or _proc.deadline_in(_proc.DEFAULT_TIMEOUT), _proc.deadline_in(ENGINE_TIMEOUT))
+                return _docker_engine.one_shot_stats(socket_path, ids, deadline, pids)
+            except _docker_engine.EngineError:
+                pass  # the CLI may still get there (its own context, sudo-less group access through a helper)
+        return self.cli_stats(ids)
+
+    def cli_stats(self, ids: list[str]) -> dict[str, dict[str, t.Any]]:
+        """One C(docker stats --no-stream) sample per container, parsed, keyed by full container id."""
         _rc, out, _err = self.run(["stats", "--no-stream", "--no-trunc", "--format", "{{json .}}", *ids], check=False)
         result: dict[str, dict[str, t.Any]] = {}
         for line in out.splitlines():

@@ -23,3 +23,11 @@ class OptionError(ValueError):
 
 class CheckFailed(Exception):
     """A check asked to fail the module (fail_json) while running beside others; the message says why."""
+
+
+class DeadlineExceeded(Exception):
+    """Mixed into the errors of a call killed at its check's deadline, so the check is reported C(timed_out)."""
+
+
+class CheckTimedOut(CheckFailed, DeadlineExceeded):
+    """A command of a check did not finish by the check's deadline and was killed."""

@@ -92,25 +92,33 @@ _NORMALISE = [
 ]
 
 
-def _near(a: str, b: str) -> str:
-    return rf"(?:{a})[^\n]*?(?:{b})|(?:{b})[^\n]*?(?:{a})"
+def _both(a: str, b: str, flags: int = re.IGNORECASE) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Two words on the same line, in either order: two searches, each linear in the line.
+
+    (One pattern C(a.*?b|b.*?a) would scan the rest of the line from every place C(a) occurs: quadratic in a
+    line that repeats C(a).)
+    """
+    return re.compile(a, flags), re.compile(b, flags)
 
 
 _REFUSED = (r"connection refused|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|no route to host|unreachable"
             r"|could not translate host name|Name or service not known|Temporary failure in name resolution|Errno 111\b")
 _TIMEOUT = r"time(?:d)?[ -]?out|ETIMEDOUT"
 
-# cause -> patterns; a line counts once per cause when any pattern matches.
-CAUSES: dict[str, list[re.Pattern[str]]] = {
+# cause -> matchers; a line counts once per cause when any matcher matches. A matcher is a pattern, or a pair of
+# patterns that must both match the line (see _both). No pattern backtracks over the line more than once.
+Matcher = t.Union["re.Pattern[str]", t.Tuple["re.Pattern[str]", "re.Pattern[str]"]]
+CAUSES: dict[str, list[Matcher]] = {
     "db_connections_exhausted": [
         re.compile(r"too many (?:connections|clients)|remaining connection slots are reserved"
                    r"|connection pool (?:is )?(?:exhausted|full)|timeout (?:exceeded )?(?:when|while) (?:acquiring|obtaining) (?:a )?(?:client|connection)"
-                   r"|could not obtain connection from pool|\bpool\b[^\n]*\bexhausted\b", re.IGNORECASE),
+                   r"|could not obtain connection from pool", re.IGNORECASE),
+        _both(r"\bpool\b", r"\bexhausted\b"),
     ],
     "db_unreachable": [
         re.compile(r"could not connect to (?:the )?(?:database )?server|the database system is (?:starting up|shutting down|in recovery mode)"
                    r"|Connection terminated unexpectedly|server closed the connection unexpectedly", re.IGNORECASE),
-        re.compile(_near(r":5432\b|port 5432\b|postgres(?:ql)?\b|\bdb\b|database|\bpg\b", _REFUSED), re.IGNORECASE),
+        _both(r":5432\b|port 5432\b|postgres(?:ql)?\b|\bdb\b|database|\bpg\b", _REFUSED),
     ],
     "out_of_memory": [
         re.compile(r"out of memory|OOMKilled|oom[-_ ]kill|MemoryError|JavaScript heap out of memory|Cannot allocate memory"
@@ -123,10 +131,9 @@ CAUSES: dict[str, list[re.Pattern[str]]] = {
     ],
     "rpc_failure": [
         re.compile(r"\beth_[A-Za-z]+"),
-        re.compile(_near(r"\b(?:json[- ]?)?rpc\b|\boracle\b",
-                         _REFUSED + "|" + _TIMEOUT + r"|stale|fail|error|unavailable|ECONNRESET|socket hang up|bad gateway|\b50[234]\b"),
-                   re.IGNORECASE),
-        re.compile(_near(r":8545\b|port 8545\b|\bchain\b|\bblockchain\b|\bprovider\b|\bnode\b", _REFUSED + "|" + _TIMEOUT), re.IGNORECASE),
+        _both(r"\b(?:json[- ]?)?rpc\b|\boracle\b",
+              _REFUSED + "|" + _TIMEOUT + r"|stale|fail|error|unavailable|ECONNRESET|socket hang up|bad gateway|\b50[234]\b"),
+        _both(r":8545\b|port 8545\b|\bchain\b|\bblockchain\b|\bprovider\b|\bnode\b", _REFUSED + "|" + _TIMEOUT),
     ],
 }
 CAUSE_NAMES = (*CAUSES, "crash_on_startup")
@@ -318,7 +325,13 @@ def normalise(message: str) -> str:
 
 def detect_causes(text: str) -> list[str]:
     """Known causes (keys of L(CAUSES)) whose patterns match the text."""
-    return [name for name, patterns in CAUSES.items() if any(p.search(text) for p in patterns)]
+    return [name for name, matchers in CAUSES.items() if any(_matches(m, text) for m in matchers)]
+
+
+def _matches(matcher: Matcher, text: str) -> bool:
+    if isinstance(matcher, tuple):
+        return all(pattern.search(text) for pattern in matcher)
+    return bool(matcher.search(text))
 
 
 def _add_evidence(causes: dict[str, dict[str, t.Any]], name: str, record: LogRecord) -> None:

@@ -17,6 +17,9 @@ description:
   - For each service reports state, health, exit code, whether the kernel killed it for memory, restart count,
     start and finish times, uptime, image and image age, memory and CPU use, and published ports.
   - A project without containers is reported with RV(project_found=false) and empty results, not as a failure.
+    A docker CLI that fails (daemon down, permission denied, binary missing) or does not finish in time fails the
+    module; no answer is never read as "no containers".
+  - Every docker call is killed (with its children) after two minutes.
   - The module never changes anything; C(changed) is always V(false).
 options:
   services:
@@ -28,7 +31,11 @@ options:
     default: []
   stats:
     description:
-      - Sample memory and CPU use of the running containers with C(docker stats --no-stream) (takes about two seconds).
+      - Read memory, CPU and pids of the running containers.
+      - Read from the Docker Engine API over its unix socket (C(DOCKER_HOST=unix://...) or C(/var/run/docker.sock)),
+        two one-shot readings of all containers at once, 0.25 seconds apart (CPU use is a rate between two
+        readings). When the CLI talks to another engine (C(tcp://), C(ssh://), C(DOCKER_CONTEXT)) or the socket cannot
+        be used, one C(docker stats --no-stream) sample instead (about two seconds).
     type: bool
     default: true
 extends_documentation_fragment:
@@ -181,7 +188,7 @@ services:
       type: bool
       sample: true
     memory_usage_bytes:
-      description: Memory in use, from C(docker stats); V(null) when not running or O(stats=false).
+      description: Memory in use without the inactive page cache, as C(docker stats) counts it; V(null) when not running or O(stats=false).
       type: int
       sample: 13107200
     memory_limit_bytes:
@@ -193,7 +200,7 @@ services:
       type: float
       sample: 4.88
     cpu_percent:
-      description: CPU use in percent of one core; V(null) when not sampled.
+      description: CPU use in percent of one core between the two readings; V(null) when not sampled.
       type: float
       sample: 0.5
     pids:
@@ -201,9 +208,25 @@ services:
       type: int
       sample: 4
     ports:
-      description: Published ports; V(host_port) is V(null) for an exposed but unpublished port.
+      description:
+        - Published ports, from the live bindings (C(NetworkSettings.Ports)) or, for a stopped container, the
+          configured ones; V(host_port) and V(host_ip) are V(null) for an exposed but unpublished port.
+        - With them the container itself can be probed, beside a URL in front of it.
       type: list
       elements: dict
+      contains:
+        container_port:
+          description: Port inside the container.
+          type: int
+        protocol:
+          description: V(tcp) or V(udp).
+          type: str
+        host_ip:
+          description: Address on the host the port is published on (V(0.0.0.0) for all).
+          type: str
+        host_port:
+          description: Port on the host.
+          type: int
       sample: [{"container_port": 3001, "protocol": "tcp", "host_ip": "127.0.0.1", "host_port": 3001}]
   sample:
     indexer:
@@ -236,6 +259,18 @@ missing:
   type: list
   elements: str
   sample: []
+vanished:
+  description: Containers (ids) listed by C(docker ps) but removed before they could be inspected; the rest are reported.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+partial:
+  description: What could not be read, one sentence each (the memory and CPU use of some or all containers).
+  returned: when something could not be read
+  type: list
+  elements: str
+  sample: ["memory and CPU use of indexer not read"]
 """
 
 import traceback

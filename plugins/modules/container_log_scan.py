@@ -24,8 +24,10 @@ description:
   - Log text is untrusted. It is only matched against fixed patterns; lines are cut to 4096 characters
     before parsing, samples to 300 characters and stripped of control characters and terminal escapes,
     and returned as plain strings, never templated or run.
-  - A service whose logs cannot be read is reported with RV(services.error), not as a failure;
-    a project without containers gives RV(project_found=false).
+  - A service whose logs cannot be read is reported with RV(services.error) and named in RV(partial), not as a
+    failure; a project without containers gives RV(project_found=false). A docker CLI that cannot list the
+    containers (daemon down, permission denied, binary missing, no answer in time) fails the module.
+  - Every docker call is killed (with its children) after two minutes.
   - The module never changes anything; C(changed) is always V(false).
 options:
   services:
@@ -222,6 +224,18 @@ missing:
   type: list
   elements: str
   sample: []
+vanished:
+  description: Containers (ids) listed by C(docker ps) but removed before they could be inspected; the rest are scanned.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+partial:
+  description: The services whose logs could not be read, one sentence each with the reason.
+  returned: when the logs of a service could not be read
+  type: list
+  elements: str
+  sample: ["logs of db could not be read: docker logs --timestamps --tail failed (rc=1): Error response from daemon: ..."]
 """
 
 import traceback

@@ -16,7 +16,13 @@ description:
   - Lists, per service of the compose project O(project_name), the image it runs and when its container was created.
   - Collects in RV(recent_changes) the commits and container creations of the last O(recent_hours) hours.
   - A missing or unreadable checkout is reported (RV(repo_found=false)), and so is a Docker engine that does not answer;
-    neither fails the module.
+    neither fails the module, both are named in RV(partial).
+  - Nothing the checkout configures is run. git is called with C(--no-pager), without the system configuration, and
+    with every setting that runs a program switched off (C(core.fsmonitor), hooks, pager, editor, external diff,
+    credential helpers, ssh, gpg); the clean, smudge and process commands of every filter driver and the textconv
+    and command of every diff driver the configuration defines (read with C(git config --null --list), which runs
+    nothing) are emptied. A driver whose name cannot be overridden leaves RV(repo.dirty) unchecked.
+  - Every git and docker call is killed (with its children) after two minutes.
 author:
   - USDX/Wexel DevOps Team (@usdx-wexel)
 extends_documentation_fragment:
@@ -102,9 +108,13 @@ repo:
       type: str
       sample: v1.4.2-3-g3f1c2a9
     dirty:
-      description: Whether tracked files have uncommitted changes, V(null) when unknown.
+      description: Whether tracked files have uncommitted changes, V(null) when unknown (see RV(repo.dirty_error)).
       type: bool
       sample: false
+    dirty_error:
+      description: Why RV(repo.dirty) is unknown, V(null) when it is known or there is no commit to compare with.
+      type: str
+      sample: null
     error:
       description: Why the checkout could not be read, V(null) when it could.
       type: str
@@ -224,6 +234,15 @@ recent_changes:
       time: "2026-11-28T05:12:40+00:00"
       age_hours: 1.8
       description: "indexer: batch event inserts (Jane Doe)"
+partial:
+  description:
+    - What was asked for and could not be read, one sentence each with the reason, so the reader can tell a
+      finding from a hole in it (the commits when O(repo_path) is given but unreadable, the uncommitted changes,
+      the containers).
+  returned: when something could not be read
+  type: list
+  elements: str
+  sample: ["container changes not read: docker ps --all --quiet failed (rc=1): Cannot connect to the Docker daemon"]
 """
 
 import traceback

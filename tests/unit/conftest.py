@@ -50,6 +50,7 @@ def run_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
             run_command: t.Callable[..., tuple[int, str, str]] | None = None) -> dict[str, t.Any]:
         if run_command is not None:
             monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kw: run_command(list(argv), **kw))
+            monkeypatch.setattr(_proc(), "run", as_proc(run_command))
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, arg, required=False, opt_dirs=None: f"/usr/bin/{arg}")
         capsys.readouterr()
         with patch_module_args(args):
@@ -57,6 +58,23 @@ def run_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
                 main()
         out = capsys.readouterr().out
         return json.loads(out)
+    return run
+
+
+def _proc() -> t.Any:
+    from ansible_collections.usdx.incident.plugins.module_utils import _proc as proc
+    return proc
+
+
+def as_proc(run_command: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """A stand-in for _proc.run that answers from a run_command-style callable (argv, data=, environ_update=).
+
+    The callable returns (rc, out, err) or (rc, out, err, timed_out).
+    """
+    def run(argv: t.Sequence[str], deadline: float | None = None, data: t.Any = None,
+            env: dict[str, str] | None = None, **_kwargs: t.Any) -> t.Any:
+        answer = run_command(list(argv), data=data, environ_update=env, deadline=deadline)
+        return _proc().Completed(*answer)
     return run
 
 
@@ -81,5 +99,13 @@ class FakeDocker:
 
 
 @pytest.fixture
-def fake_docker() -> type[FakeDocker]:
-    return FakeDocker
+def fake_docker(monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., FakeDocker]:
+    """FakeDocker(answers): the fake answers every command the collection runs through _proc from then on."""
+    def make(answers: dict[tuple[str, ...], t.Any]) -> FakeDocker:
+        from ansible_collections.usdx.incident.plugins.module_utils import _docker_engine
+        fake = FakeDocker(answers)
+        monkeypatch.setattr(_proc(), "run", as_proc(fake))
+        # The fake stands for the CLI: stats come from it, not from the real Engine socket of the test machine.
+        monkeypatch.setattr(_docker_engine, "engine_socket", lambda environ: None)
+        return fake
+    return make

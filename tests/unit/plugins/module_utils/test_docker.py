@@ -137,17 +137,58 @@ class _Module:
     def get_bin_path(self, name, required=False):
         return f"/usr/bin/{name}"
 
-    def run_command(self, argv, **kwargs):
-        return self.fake(list(argv), **kwargs)
 
 
-def test_run_passes_arguments_verbatim(fake_docker):
+def test_run_passes_arguments_verbatim_with_the_module_deadline(fake_docker):
     fake = fake_docker({("ps",): (0, "", "")})
-    DockerCli(_Module(fake), "docker", "p").run(["ps", "--filter", "label=$HOME ~x"])
+    module = _Module(fake)
+    module.deadline = 1234.5
+    DockerCli(module, "docker", "p").run(["ps", "--filter", "label=$HOME ~x"])
     argv, kwargs = fake.calls[0]
     assert argv == ["/usr/bin/docker", "ps", "--filter", "label=$HOME ~x"]
-    assert kwargs["expand_user_and_vars"] is False
-    assert kwargs["errors"] == "replace"
+    assert kwargs["deadline"] == 1234.5
+
+
+def test_a_timed_out_call_raises_even_unchecked(fake_docker):
+    fake = fake_docker({("stats",): (-9, "", "", True)})
+    with pytest.raises(_docker.DockerTimeout, match="docker stats --no-stream --no-trunc did not finish by its deadline"):
+        DockerCli(_Module(fake)).run(["stats", "--no-stream", "--no-trunc"], check=False)
+
+
+def test_a_cli_that_cannot_start_is_a_docker_error(monkeypatch):
+    def missing(argv, **_kwargs):
+        raise FileNotFoundError(2, "No such file or directory", argv[0])
+    monkeypatch.setattr(_docker._proc, "run", missing)
+    with pytest.raises(DockerError, match=r"docker ps could not be started \(/usr/bin/docker\): No such file or directory"):
+        DockerCli(_Module(None)).run(["ps"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "found", "vanished"),
+    [
+        ((0, json.dumps([{"Id": "a"}, {"Id": "b"}]), ""), ["a", "b"], []),
+        ((1, json.dumps([{"Id": "a"}]), "Error: No such container: b\n"), ["a"], ["b"]),
+        ((1, "[]", "Error response from daemon: No such container: a\nError: No such object: b\n"), [], ["a", "b"]),
+    ],
+    ids=["all-there", "one-vanished", "all-vanished"],
+)
+def test_inspect_leaves_out_containers_that_vanished(fake_docker, answer, found, vanished):
+    client = DockerCli(_Module(fake_docker({("container", "inspect"): answer})))
+    assert [d["Id"] for d in client.inspect(["a", "b"])] == found
+    assert client.vanished == vanished
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ((1, "[]", "permission denied while trying to connect to the Docker daemon socket"), "permission denied"),
+        ((0, "not json", ""), "printed no JSON"),
+    ],
+    ids=["daemon-error", "garbage"],
+)
+def test_inspect_errors_other_than_vanished_containers_raise(fake_docker, answer, message):
+    with pytest.raises(DockerError, match=message):
+        DockerCli(_Module(fake_docker({("container", "inspect"): answer}))).inspect(["a"])
 
 
 def test_run_raises_with_stderr(fake_docker):

@@ -284,3 +284,40 @@ def test_scan_recorded_sandbox_logs(fixture_text, recording, lines, by_level, ca
     assert {name: evidence["count"] for name, evidence in result["causes"].items()} == causes
     first = result["signatures"][0]
     assert (first["component"], first["count"], first["signature"]) == top
+
+
+# Lines a hostile or broken program can print: each repeats what a pattern keys on, many times over.
+PATHOLOGICAL = {
+    "db-without-refused": "db " * 400_000,
+    "pool-without-exhausted": "pool " * 250_000,
+    "rpc-without-failure": "rpc oracle " * 100_000,
+    "open-quotes": '"\\' * 500_000 + "x",
+    "dotted-exception-name": "A." * 500_000 + "Errorx",
+    "hex-run": "a" * 1_000_000,
+    "logfmt-keys": " level=" * 150_000,
+    "control-bytes-and-invalid-utf8": ("\x00\x1b[31m\ufffd\x85" * 200_000),
+}
+
+
+def test_regexes_only_ever_see_a_capped_line(monkeypatch):
+    seen = []
+    for name in ("detect_causes", "normalise"):
+        original = getattr(L, name)
+        monkeypatch.setattr(L, name, lambda text, _f=original: seen.append(len(text)) or _f(text))
+    line = "2026-11-28T07:00:00Z ERROR [api] too many connections " + "x" * 100_000
+    result = L.scan_docker_logs(line + "\n", "", max_signatures=5)
+    assert result.truncated_lines == 1 and result.causes["db_connections_exhausted"]["count"] == 1
+    assert seen and max(seen) <= L.MAX_LINE_LENGTH
+    record = L.parse_line("y" * 100_000)
+    assert record.truncated is True and len(record.raw) == L.MAX_LINE_LENGTH
+
+
+@pytest.mark.parametrize("line", list(PATHOLOGICAL.values()), ids=list(PATHOLOGICAL))
+def test_pathological_lines_are_scanned(line):
+    """Two hundred such lines are scanned (a guard against a pattern that backtracks over the whole line, which
+    would take hours here; speed itself is measured in bench/, not here)."""
+    text = "".join(f"2026-11-28T07:00:{i % 60:02d}.000000000Z {line[:8192]}\n" for i in range(200))
+    result = L.scan_docker_logs(text, "ERROR " + line + "\n")
+    assert result.lines == 201 and result.truncated_lines == 201
+    assert all(len(s["sample"]) <= L.MAX_SAMPLE_LENGTH for s in result.signatures)
+    assert all("\x00" not in s["sample"] and "\x1b" not in s["sample"] for s in result.signatures)

@@ -13,11 +13,14 @@ import subprocess
 import pytest
 
 from ansible_collections.usdx.incident.plugins.modules import deployment_info
-from ansible_collections.usdx.incident.plugins.module_utils._deployment import parse_git_log, parse_time
+from ansible_collections.usdx.incident.plugins.module_utils import _proc
+from ansible_collections.usdx.incident.plugins.module_utils._deployment import driver_overrides, parse_git_log, parse_time
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git CLI")
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
+# The real process runner, bound before fixtures replace _proc.run with fakes.
+REAL_RUN = _proc.run
 
 
 def _ago(hours):
@@ -146,6 +149,81 @@ def test_docker_failure_is_reported(run_module, fake_docker, repo):
     result = run_module(deployment_info.main, {"repo_path": str(repo)}, runner)
     assert result["services"] == {} and "Cannot connect to the Docker daemon" in result["docker_error"]
     assert result["repo_found"] is True
+    assert result["partial"] == ["container changes not read: docker ps --all --quiet failed (rc=1): Cannot connect to the Docker daemon"]
+
+
+def test_a_missing_checkout_asked_for_is_partial(run_module, fake_docker, tmp_path):
+    result = run_module(deployment_info.main, {"repo_path": str(tmp_path / "gone")}, _runner(fake_docker, []))
+    assert result["partial"] == [f"recent commits not read: {tmp_path / 'gone'} does not exist"]
+    assert "partial" not in run_module(deployment_info.main, {}, _runner(fake_docker, []))
+
+
+def _hostile(repo, markers):
+    """Every setting of the checkout that can make git run a program points at one that leaves a marker file."""
+    def leave(name, then="true"):
+        return f"sh -c 'touch {markers}/{name}; {then}'"
+    (repo / ".gitattributes").write_text("*.yaml filter=evil diff=evil\n")
+    _git(repo, "add", ".gitattributes")
+    _git(repo, "commit", "-q", "-m", "attributes")
+    settings = {
+        "core.fsmonitor": leave("fsmonitor"), "core.pager": leave("pager", "cat"), "core.editor": leave("editor"),
+        "filter.evil.clean": leave("clean", "cat"), "filter.evil.smudge": leave("smudge", "cat"),
+        "filter.evil.process": leave("process"), "filter.evil.required": "true",
+        "diff.evil.textconv": leave("textconv", "cat"), "diff.evil.command": leave("diffcommand"),
+        "diff.external": leave("external"), "credential.helper": leave("credential"),
+        "core.sshCommand": leave("ssh"), "gpg.program": leave("gpg"), "log.showSignature": "true",
+        "core.hooksPath": str(repo / "hooks"),
+    }
+    for key, value in settings.items():
+        _git(repo, "config", key, value)
+    (repo / "hooks").mkdir()
+    for hook in ("post-index-change", "reference-transaction", "post-checkout"):
+        (repo / "hooks" / hook).write_text(f"#!/bin/sh\ntouch {markers}/hook-{hook}\n")
+        (repo / "hooks" / hook).chmod(0o755)
+    # A stat change without a content change: status must re-read the file (where a clean filter would run).
+    os.utime(repo / "compose.yaml", (1, 1))
+
+
+@pytest.mark.parametrize("modified", [False, True], ids=["clean", "modified"])
+def test_a_hostile_checkout_runs_nothing(run_module, fake_docker, repo, tmp_path, modified):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    _hostile(repo, markers)
+    if modified:
+        (repo / "compose.yaml").write_text("services: {evil: {}}\n")
+    docker = fake_docker({("ps",): (0, "", "")})
+
+    def run(argv, **kwargs):
+        if argv[0].endswith("git"):
+            done = REAL_RUN(argv, env=kwargs.get("environ_update"), drop_env=lambda name: name.startswith("GIT_"))
+            return done.rc, done.out, done.err
+        return docker(argv, **kwargs)
+    result = run_module(deployment_info.main, {"repo_path": str(repo)}, run)
+    assert sorted(os.listdir(markers)) == []
+    assert result["repo"]["dirty"] is modified and result["repo"]["error"] is None
+    assert [c["subject"] for c in result["commits"]] == ["attributes", "webapp: new footer", "indexer: batch\x1finserts", "initial layout"]
+    assert "partial" not in result
+    # The same checkout does run them for a git called without these settings: the test would see it.
+    subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, check=False)
+    assert sorted(os.listdir(markers))
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides", "unsafe"),
+    [
+        ("core.bare\nfalse\0user.name\nx\0", {}, []),
+        ("filter.lfs.clean\ngit-lfs clean -- %f\0filter.lfs.process\ngit-lfs filter-process\0",
+         {"filter.lfs.clean": "", "filter.lfs.smudge": "", "filter.lfs.process": "", "filter.lfs.required": "false"}, []),
+        ("diff.Evil.textconv\nx\0", {"diff.Evil.textconv": "", "diff.Evil.command": ""}, []),
+        ("filter.a.b.clean\nx=y.z\0", {"filter.a.b.clean": "", "filter.a.b.smudge": "", "filter.a.b.process": "",
+                                      "filter.a.b.required": "false"}, []),
+        ("filter.a=b.clean\nx\0", {}, ["filter.a=b"]),
+        ("filter.x.clean\0", {"filter.x.clean": "", "filter.x.smudge": "", "filter.x.process": "", "filter.x.required": "false"}, []),
+    ],
+    ids=["no-driver", "lfs", "case-kept", "dotted-name", "equals-in-name", "valueless"],
+)
+def test_driver_overrides(config, overrides, unsafe):
+    assert driver_overrides(config) == (overrides, unsafe)
 
 
 def test_project_filter(run_module, fake_docker, repo):
