@@ -1,15 +1,19 @@
 """USDX/Wexel web app (sandbox): serves the UI on :3000 and proxies /api/* to the indexer."""
 import json
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 
-from usdx_common import MAINTENANCE_KEY, Logger, env, env_int, err_text, redis_client, serve
+from usdx_common import (MAINTENANCE_KEY, AccessLog, Logger, env, env_float, env_int, err_text, forwarded_for,
+                         redis_client, serve)
 
 log = Logger("webapp", env("WEBAPP_LOG_FILE", "/var/log/usdx-wexel/webapp.log"))
+access_log = AccessLog("webapp", env("WEBAPP_ACCESS_LOG_FILE", "/var/log/usdx-wexel/webapp-access.log"), log)
 INDEXER_URL = env("INDEXER_URL", "http://indexer:3001").rstrip("/")
+PROXY_TIMEOUT = env_float("WEBAPP_PROXY_TIMEOUT", 10.0)
 REDIS = redis_client()
 
 INDEX_HTML = """<!doctype html>
@@ -85,12 +89,20 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         started = time.monotonic()
         path = self.path.split("?", 1)[0]
-        if path == "/healthz":  # liveness for the compose healthcheck; never in maintenance
-            self.send(200, '{"status": "ok"}\n', "application/json")
-            return
-        code = self.route(path)
-        level = "ERROR" if code >= 500 and code != 503 else "INFO"
-        log.log(level, "%s %s %d %dms", self.command, self.path, code, (time.monotonic() - started) * 1000)
+        code = 500  # an unexpected exception ends the request without an answer
+        try:
+            if path == "/healthz":  # liveness for the compose healthcheck; never in maintenance
+                self.send(200, '{"status": "ok"}\n', "application/json")
+                code = 200
+                return
+            code = self.route(path)
+            level = "ERROR" if code >= 500 and code != 503 else "INFO"
+            log.log(level, "%s %s %d %dms", self.command, path, code, (time.monotonic() - started) * 1000)
+        except (BrokenPipeError, ConnectionResetError):
+            code = 499  # nginx's "client closed the connection": the answer could not be written
+            self.close_connection = True
+        finally:
+            access_log.record(self.headers, self.client_address[0], self.command, self.path, code, started)
 
     def route(self, path):
         if maintenance():
@@ -109,6 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         return 404
 
     def proxy(self):
+        """Relay to the indexer; no answer from it is 502 (refused, reset, bad reply) or 504 (timed out)."""
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         target = INDEXER_URL + self.path
@@ -116,18 +129,21 @@ class Handler(BaseHTTPRequestHandler):
         for name in ("Content-Type", "Accept"):
             if self.headers.get(name):
                 req.add_header(name, self.headers[name])
+        req.add_header("X-Forwarded-For", forwarded_for(self.headers, self.client_address[0]))
         try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                self.send(resp.status, resp.read(), resp.headers.get("Content-Type", "application/json"))
-                return resp.status
+            with urllib.request.urlopen(req, timeout=PROXY_TIMEOUT) as resp:
+                code, data, ctype = resp.status, resp.read(), resp.headers.get("Content-Type", "application/json")
         except urllib.error.HTTPError as exc:
-            self.send(exc.code, exc.read(), exc.headers.get("Content-Type", "application/json"))
-            return exc.code
+            code, data, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "application/json")
         except Exception as exc:  # noqa: BLE001
             text = err_text(exc)
-            log.error("proxy %s %s -> %s failed: %s", self.command, self.path, target, text)
-            self.send(502, json.dumps({"error": "bad gateway", "detail": text}) + "\n", "application/json")
-            return 502
+            timed_out = isinstance(getattr(exc, "reason", exc), socket.timeout)
+            code, error = (504, "gateway timeout") if timed_out else (502, "bad gateway")
+            log.error("proxy %s %s -> %s failed: %s", self.command, self.path.split("?", 1)[0], INDEXER_URL, text)
+            self.send(code, json.dumps({"error": error, "detail": text}) + "\n", "application/json")
+            return code
+        self.send(code, data, ctype)
+        return code
 
     do_GET = do_POST = do_HEAD = handle_any
 

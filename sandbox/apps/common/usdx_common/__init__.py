@@ -90,6 +90,76 @@ class Logger:
         self.log("FATAL", m, *a)
 
 
+# ---------------------------------------------------------------- access log
+CLIENT_MAX = 256    # characters kept of a client id (X-Forwarded-For is client-controlled)
+PATH_MAX = 2048     # characters kept of a request path, so one line stays bounded
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def request_client(headers, peer):
+    """The client a request is for: the first X-Forwarded-For address (set by the load balancer in production,
+    by the web app for the requests it proxies), else the address of the connection's peer."""
+    first = (headers.get("X-Forwarded-For") or "").split(",", 1)[0].strip()
+    return first[:CLIENT_MAX] if first else peer
+
+
+def forwarded_for(headers, peer):
+    """The X-Forwarded-For value a proxy sends on: the one it got with the peer's address appended."""
+    got = (headers.get("X-Forwarded-For") or "").strip()
+    return "%s, %s" % (got, peer) if got else peer
+
+
+class AccessLog:
+    """The access log of one service: a JSON object per request, one per line, appended to a file.
+
+    `{"time": "2026-11-28T07:00:00.123Z", "service": "webapp", "client": "203.0.113.7", "method": "GET",
+    "path": "/api/status", "status": 502, "duration_ms": 3.1}` -- time is when the response ended (UTC), path has
+    no query string (query strings can hold secrets). Requests from the container's own loopback without
+    X-Forwarded-For (its compose healthcheck) are not logged. A write that fails (disk full) loses that line only:
+    the request is served all the same and the failure is reported once on the service's log.
+    """
+
+    def __init__(self, service, path, log):
+        self.service = service
+        self.path = path
+        self.log = log
+        self._lock = threading.Lock()
+        self._fd = None
+        self._failing = False
+
+    def _file(self):
+        """The open file, reopened when it was deleted or replaced (log rotation, a clean-up)."""
+        if self._fd is not None:
+            try:
+                if os.fstat(self._fd).st_ino == os.stat(self.path).st_ino:
+                    return self._fd
+            except OSError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        return self._fd
+
+    def record(self, headers, peer, method, path, status, started):
+        """Log one request; `started` is its time.monotonic() at arrival, `path` the raw request target."""
+        if peer in LOOPBACK and not headers.get("X-Forwarded-For"):
+            return
+        entry = {"time": utc_stamp(), "service": self.service, "client": request_client(headers, peer),
+                 "method": str(method or "-")[:16], "path": (path or "").split("?", 1)[0][:PATH_MAX],
+                 "status": int(status), "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+        line = (json.dumps(entry) + "\n").encode()
+        with self._lock:
+            try:
+                os.write(self._file(), line)
+            except OSError as exc:
+                if not self._failing:
+                    self.log.error("cannot write access log %s: %s", self.path, exc)
+                self._failing = True
+            else:
+                self._failing = False
+
+
 def err_text(exc):
     """The real exception text, on one line (psycopg2 puts FATAL: ... on several lines)."""
     text = str(exc).strip()
@@ -125,6 +195,7 @@ def redis_client(timeout=2.0):
 PAUSED_KEY = "usdx:paused"
 MAINTENANCE_KEY = "usdx:maintenance"
 WORKER_KEY = "usdx:indexer:worker"
+PROGRESS_KEY = "usdx:indexer:progress"  # the worker's recent [time, last indexed block, chain head] samples
 
 
 # ---------------------------------------------------------------- JSON-RPC

@@ -6,11 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from usdx_common import Logger, Rpc, db_connect, env, env_int, err_text, redis_client, serve
-from usdx_indexer import LOG_FILE_DEFAULT, status
+from usdx_common import AccessLog, Logger, Rpc, db_connect, env, env_int, err_text, redis_client, serve
+from usdx_indexer import ACCESS_LOG_FILE_DEFAULT, LOG_FILE_DEFAULT, status
 from usdx_indexer.pool import Pool
 
 log = Logger("api", env("INDEXER_LOG_FILE", LOG_FILE_DEFAULT))
+access_log = AccessLog("indexer", env("INDEXER_ACCESS_LOG_FILE", ACCESS_LOG_FILE_DEFAULT), log)
 
 POOL = Pool(env_int("DB_POOL_MAX", 5), "usdx-indexer-api")
 REDIS = redis_client()
@@ -91,6 +92,7 @@ def health():
 def metric_lines():
     st = current_status()
     pool = POOL.stats()
+    rates = st["rates"] or {}
 
     def num(v):
         if v is None:
@@ -113,6 +115,17 @@ def metric_lines():
         ("usdx_indexer_events_total", "counter", "Rows in the events table.", st["events_total"]),
         ("usdx_indexer_dependency_up", None, None, None),
         ("usdx_indexer_uptime_seconds", "gauge", "Seconds since the API process started.", round(time.time() - STARTED, 3)),
+        ("usdx_indexer_indexed_blocks_per_second", "gauge",
+         "Blocks indexed per second over the last usdx_indexer_rate_window_seconds (NaN when unknown).",
+         rates.get("indexed_blocks_per_second")),
+        ("usdx_indexer_chain_blocks_per_second", "gauge",
+         "Chain head advance per second over the same window (NaN when unknown).", rates.get("chain_blocks_per_second")),
+        ("usdx_indexer_catch_up_blocks_per_second", "gauge",
+         "Indexed minus chain blocks per second: how fast the lag shrinks (NaN when unknown).",
+         rates.get("catch_up_blocks_per_second")),
+        ("usdx_indexer_rate_window_seconds", "gauge",
+         "Seconds the three rates cover (from the worker's sample to this scrape; NaN when unknown).",
+         rates.get("window_seconds")),
     ]
     out = []
     for name, typ, help_text, value in rows:
@@ -181,37 +194,49 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         started = time.monotonic()
-        url = urlparse(self.path)
-        code = 500
+        code = 500  # an unexpected exception ends the request without an answer
         try:
-            if url.path == "/health":
+            code = self.answer(urlparse(self.path).path)
+        except (BrokenPipeError, ConnectionResetError):
+            code = 499  # nginx's "client closed the connection": the answer could not be written
+            self.close_connection = True
+        finally:
+            access_log.record(self.headers, self.client_address[0], self.command, self.path, code, started)
+
+    def answer(self, path):
+        """Route and send one request; returns the status sent."""
+        started = time.monotonic()
+        try:
+            if path == "/health":
                 code, body = health()
                 self.send(code, body)
-            elif url.path == "/metrics":
+            elif path == "/metrics":
                 code = 200
                 self.send(200, metric_lines(), "text/plain; version=0.0.4; charset=utf-8")
-            elif url.path == "/api/status":
+            elif path == "/api/status":
                 code, body = api_status()
                 self.send(code, body)
-            elif url.path == "/api/events":
-                code, body = api_events(url.query)
+            elif path == "/api/events":
+                code, body = api_events(urlparse(self.path).query)
                 self.send(code, body)
-            elif url.path in ("/", "/api"):
+            elif path in ("/", "/api"):
                 code = 200
                 self.send(200, {"service": "usdx-indexer", "endpoints": ["/health", "/metrics", "/api/status", "/api/events"]})
             else:
                 code = 404
-                self.send(404, {"error": "not found", "path": url.path})
+                self.send(404, {"error": "not found", "path": path})
         except (BrokenPipeError, ConnectionResetError):
-            return
+            raise
         except Exception as exc:  # noqa: BLE001
-            log.error("GET %s failed: %s: %s", url.path, exc.__class__.__name__, err_text(exc))
+            log.error("GET %s failed: %s: %s", path, exc.__class__.__name__, err_text(exc))
+            code = 500
             try:
                 self.send(500, {"error": "internal error", "detail": err_text(exc)})
             except OSError:
                 pass
-        if url.path.startswith("/api"):
-            log.info("GET %s %d %dms", self.path, code, (time.monotonic() - started) * 1000)
+        if path.startswith("/api"):
+            log.info("GET %s %d %dms", path, code, (time.monotonic() - started) * 1000)
+        return code
 
     do_HEAD = do_GET
 

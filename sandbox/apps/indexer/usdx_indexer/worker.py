@@ -1,4 +1,6 @@
 """Indexing worker: polls the chain and writes blocks + events rows in batches."""
+import collections
+import json
 import os
 import signal
 import sys
@@ -8,9 +10,10 @@ from datetime import datetime, timezone
 import psycopg2
 import psycopg2.extras
 
-from usdx_common import (PAUSED_KEY, WORKER_KEY, Logger, Rpc, env, env_float, env_int, err_text,
+from usdx_common import (PAUSED_KEY, PROGRESS_KEY, WORKER_KEY, Logger, Rpc, env, env_float, env_int, err_text,
                          db_connect, redis_client)
 from usdx_indexer import LOG_FILE_DEFAULT
+from usdx_indexer.status import RATE_WINDOW
 
 log = Logger("worker", env("INDEXER_LOG_FILE", LOG_FILE_DEFAULT))
 
@@ -19,6 +22,7 @@ POLL = env_float("INDEXER_POLL_INTERVAL", 1.0)
 LAG_LOG_EVERY = env_float("INDEXER_LAG_LOG_INTERVAL", 5.0)
 LAG_WARN = env_int("INDEXER_LAG_WARN_BLOCKS", 10)
 START_BLOCK = env_int("INDEXER_START_BLOCK", 0)
+SAMPLE_EVERY = 0.5  # seconds between two progress samples
 EVENT_NAMES = {
     "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef": "Transfer",
     "0xe1fffcc4923d04b559f4d29a8bfc6cda04eb5b0d3c460751c2402c5c5cc9109c": "Deposit",
@@ -35,6 +39,7 @@ class Worker:
         self.next_lag_log = 0.0
         self.failures = {}
         self.paused_logged = False
+        self.progress = collections.deque()
 
     # ------------------------------------------------------------ helpers
     def fail(self, what, exc):
@@ -92,6 +97,27 @@ class Worker:
         lag = max(0, self.head - (self.last_block if self.last_block is not None else START_BLOCK - 1))
         level = "WARN" if lag >= LAG_WARN else "INFO"
         log.log(level, "indexer lag %d blocks (last indexed %s, chain head %d)", lag, "none" if self.last_block is None else self.last_block, self.head)
+
+    def sample(self):
+        """Record and publish (time, last indexed block, chain head) for the API's rate metrics (status.rates()).
+
+        Kept: samples at least SAMPLE_EVERY apart (the newest replaces a younger one), from the newest one older
+        than the rate window on. Published at once, in a key that outlives the heartbeat, so that after the worker
+        stopped the API still measures from its real last state.
+        """
+        now = time.time()
+        if self.last_block is None or self.head is None:
+            return
+        if len(self.progress) >= 2 and now - self.progress[-2][0] < SAMPLE_EVERY:
+            self.progress[-1] = (round(now, 3), self.last_block, self.head)
+        else:
+            self.progress.append((round(now, 3), self.last_block, self.head))
+        while len(self.progress) > 1 and self.progress[1][0] <= now - RATE_WINDOW:
+            self.progress.popleft()
+        try:
+            self.redis.set(PROGRESS_KEY, json.dumps(list(self.progress)), ex=3600)
+        except Exception:  # noqa: BLE001 - the heartbeat reports Redis failures; the rates are then NaN
+            pass
 
     # ------------------------------------------------------------ indexing
     def load_last_block(self):
@@ -166,12 +192,14 @@ class Worker:
         self.lag_log()
         nxt = START_BLOCK if self.last_block is None else self.last_block + 1
         if nxt > self.head:
+            self.sample()
             return max(delay, POLL)
         to = min(nxt + BATCH - 1, self.head)
         try:
             self.index_range(nxt, to)
             self.recovered("database")
             self.recovered("chain RPC")
+            self.sample()
         except psycopg2.IntegrityError as exc:
             log.error("duplicate data while indexing blocks %d..%d: %s", nxt, to, err_text(exc))
             self.last_block = None  # re-read the high-water mark from the database
