@@ -15,13 +15,20 @@ description:
     the API and webapp health checks and the work of M(usdx.incident.compose_service_info),
     M(usdx.incident.container_log_scan), M(usdx.incident.pg_activity_info), M(usdx.incident.disk_usage_info),
     M(usdx.incident.indexer_lag_info) and M(usdx.incident.deployment_info), so a triage costs as long as its
-    slowest check (the C(docker stats) sample or the lag sample) instead of one module run per check.
+    slowest check (usually the lag sample) instead of one module run per check.
   - Returns one key per check run (see O(checks)) holding exactly what the standalone module returns, and the
     seconds each check took in RV(timings).
   - A check that fails is reported under its own key with C(failed=true) and C(msg), as a failed standalone
     module would be; the other checks are not affected and the module itself does not fail.
     Broken things (a database out of connections, an unreachable RPC, a missing checkout) are results, as with
     the standalone modules.
+  - Every check has its own deadline, O(check_timeout). A check still running then is reported with
+    C(failed=true), C(timed_out=true) and C(msg), the commands it started are killed with their children, and
+    the module returns with the results of the other checks.
+  - A check that ran but could not do part of its work lists what it missed in C(partial) (for example the logs of
+    one service that could not be read).
+  - Credentials are masked in everything the module returns (O(login_password), and userinfo, API keys and
+    secret query parameters in URLs).
   - Options with a value a check cannot use fail the module before any check runs.
   - The module never changes anything; C(changed) is always V(false).
 options:
@@ -31,11 +38,22 @@ options:
       - V(api) and V(webapp) are one C(GET) each of O(api_url)C(/health) and O(webapp_url)C(/);
         V(services) is M(usdx.incident.compose_service_info), V(logs) M(usdx.incident.container_log_scan),
         V(postgres) M(usdx.incident.pg_activity_info), V(disk) M(usdx.incident.disk_usage_info),
-        V(lag) M(usdx.incident.indexer_lag_info) and V(deployment) M(usdx.incident.deployment_info).
+        V(lag) M(usdx.incident.indexer_lag_info), V(deployment) M(usdx.incident.deployment_info) and V(users)
+        M(usdx.incident.access_log_info) over O(access_logs) ("How many users affected?").
+      - V(users) runs only when O(access_logs) is given; without access logs it is left out of the default list, and
+        asking for it explicitly is an error.
     type: list
     elements: str
-    choices: [api, webapp, services, logs, postgres, disk, lag, deployment]
-    default: [api, webapp, services, logs, postgres, disk, lag, deployment]
+    choices: [api, webapp, services, logs, postgres, disk, lag, deployment, users]
+    default: [api, webapp, services, logs, postgres, disk, lag, deployment, users]
+  check_timeout:
+    description:
+      - Seconds each check may take, all checks running at once; a check still running then is given up and
+        reported as C(timed_out). Must be greater than 0.
+      - Keep it below the time the calling task allows the module (the C(triage) role's C(triage_timeout)), so the
+        module answers with the other checks' results instead of being killed.
+    type: float
+    default: 30
   api_url:
     description:
       - Base URL of the indexer API; the V(api) check reads its C(/health).
@@ -68,8 +86,9 @@ options:
     default: true
   stats:
     description:
-      - Sample memory and CPU use of the running containers in the V(services) check (C(docker stats), about two
-        seconds, run beside the other checks).
+      - Read memory, CPU and pids of the running containers in the V(services) check, by two one-shot readings of the
+        Docker Engine API 0.25 seconds apart over its unix socket, or C(docker stats --no-stream) (about two seconds)
+        when the CLI talks to a remote engine or the socket cannot be used.
     type: bool
     default: true
   log_tail:
@@ -121,6 +140,18 @@ options:
     type: list
     elements: path
     default: []
+  access_logs:
+    description:
+      - Access log files of the web servers in front of the users (JSON lines, see
+        M(usdx.incident.access_log_info)), for the V(users) check.
+    type: list
+    elements: path
+    default: []
+  users_window_seconds:
+    description:
+      - The V(users) check counts the clients of the last this many seconds, 1 to 86400.
+    type: int
+    default: 300
   largest:
     description:
       - How many of the largest files under O(paths) the V(disk) check reports; V(0) skips that scan.
@@ -192,6 +223,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+checks:
+  description:
+    - The checks asked for (O(checks) without duplicates, and without V(users) when no access log is configured),
+      so a reader can tell a check that is missing from the result from one that was not asked for.
+  returned: always
+  type: list
+  elements: str
+  sample: [api, webapp, services, logs, postgres, disk, lag, deployment]
 api:
   description:
     - C(GET) of O(api_url)C(/health), in the shape of M(ansible.builtin.uri)'s result.
@@ -235,7 +274,8 @@ webapp:
 services:
   description:
     - What M(usdx.incident.compose_service_info) returns for O(project_name) (every service, O(stats)).
-    - C(failed=true) and C(msg) when that check failed.
+    - C(failed=true) and C(msg) when that check failed (the docker CLI failed, could not be started or timed out),
+      with C(timed_out=true) when it did not finish within O(check_timeout). The same holds for every check below.
   returned: when V(services) is in O(checks)
   type: dict
   sample: {"changed": false, "project_found": true, "project_name": "usdx-wexel", "running": ["db", "indexer"],
@@ -244,7 +284,7 @@ logs:
   description:
     - What M(usdx.incident.container_log_scan) returns for O(project_name) with O(log_tail), O(log_since) and
       O(max_signatures).
-    - C(failed=true) and C(msg) when that check failed.
+    - C(failed=true) and C(msg) when that check failed; C(partial) names the services whose logs could not be read.
   returned: when V(logs) is in O(checks)
   type: dict
   sample: {"changed": false, "project_found": true, "causes": {}, "error_count": 0, "missing": [], "services": {}}
@@ -273,13 +313,23 @@ lag:
 deployment:
   description:
     - What M(usdx.incident.deployment_info) returns for O(repo_path) and O(project_name).
-    - C(failed=true) and C(msg) when that check failed.
+    - C(failed=true) and C(msg) when that check failed; C(partial) when the checkout or the containers could not be read.
   returned: when V(deployment) is in O(checks)
   type: dict
   sample: {"changed": false, "repo_found": true, "recent_changes": [], "docker_error": null}
+users:
+  description:
+    - What M(usdx.incident.access_log_info) returns for O(access_logs) over the last O(users_window_seconds), that is
+      the distinct clients, those that got errors or no answer (5xx, 502/504 from the proxy) and the paths they failed on.
+    - C(failed=true) and C(msg) when no access log could be read; C(partial) when some could not, or not far enough back.
+  returned: when V(users) is in the checks run
+  type: dict
+  sample: {"changed": false, "window_seconds": 300, "clients_total": 12, "clients_failed": 5, "requests_total": 80,
+           "requests_failed": 20, "failed_paths": {"/api/deposits": 5}}
 timings:
   description:
-    - Seconds each check took, keyed by check, and C(total), the wall time of all of them together.
+    - Seconds each check took (for a check given up, the time waited for it), keyed by check, and C(total), the
+      wall time of all of them together.
   returned: always
   type: dict
   sample: {"api": 0.011, "webapp": 0.006, "services": 2.18, "logs": 0.41, "postgres": 0.05, "disk": 0.09,
@@ -292,6 +342,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.usdx.incident.plugins.module_utils import (
+    _access_log,
     _compose_service_info,
     _container_log_scan,
     _deployment,
@@ -299,13 +350,18 @@ from ansible_collections.usdx.incident.plugins.module_utils import (
     _endpoint,
     _indexer_lag,
     _pg_activity,
+    _redact,
 )
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerError, docker_argument_spec
 from ansible_collections.usdx.incident.plugins.module_utils._errors import CheckFailed, OptionError
+from ansible_collections.usdx.incident.plugins.module_utils._http import hide_url_secrets
 from ansible_collections.usdx.incident.plugins.module_utils._parallel import CheckModule, run_parallel
+from ansible_collections.usdx.incident.plugins.module_utils._proc import deadline_in
 from ansible_collections.usdx.incident.plugins.module_utils._postgres import PostgresError, postgres_argument_spec
 
-CHECKS = ["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment"]
+CHECKS = ["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment", "users"]
+# Seconds (at most a tenth of check_timeout) between the deadline of a check's commands and that of the check.
+COMMAND_GRACE = 0.5
 
 # Options of the standalone modules that triage_info does not expose: their defaults there.
 LOGS_FIXED = {"services": []}
@@ -313,6 +369,7 @@ POSTGRES_FIXED = {"active_limit": 10, "max_query_length": 1000}
 DISK_FIXED = {"threshold_percent": 90.0, "log_patterns": ["*.log", "*.log.*"], "log_max_age_days": 30,
               "backup_patterns": ["*"], "backup_max_age_days": 60, "max_files": 100000, "docker": True}
 DEPLOYMENT_FIXED = {"count": 10, "recent_hours": 24.0, "git_cli": "git"}
+USERS_FIXED = {"max_bytes": 32 * 1024 * 1024, "top": 10}
 
 # A check's option name -> the triage_info option it comes from, where they differ (for error messages).
 OPTION_NAMES = {
@@ -320,6 +377,7 @@ OPTION_NAMES = {
     "webapp": {"url": "webapp_url", "timeout": "http_timeout"},
     "logs": {"tail": "log_tail", "since": "log_since"},
     "lag": {"sample_seconds": "lag_sample_seconds", "timeout": "http_timeout"},
+    "users": {"paths": "access_logs", "window_seconds": "users_window_seconds", "timeout": "check_timeout"},
 }
 
 # How a standalone module words the failure of its domain: (exceptions, message prefix).
@@ -330,6 +388,7 @@ FAILURES: dict[str, tuple[tuple[type[BaseException], ...], str]] = {
     "disk": ((OSError,), "disk measurement failed: "),
     "lag": ((_indexer_lag.EndpointError,), ""),
     "deployment": ((OSError,), "reading the deployment failed: "),
+    "users": ((_access_log.AccessLogError,), "access_log_info: "),
 }
 
 
@@ -351,6 +410,8 @@ def check_params(params: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
         "lag": dict(http, rpc_url=params["rpc_url"], metrics_url=metrics_url, sample_seconds=params["lag_sample_seconds"],
                     max_lag_blocks=params["max_lag_blocks"]),
         "deployment": dict(docker, **DEPLOYMENT_FIXED, repo_path=params["repo_path"]),
+        "users": dict(USERS_FIXED, paths=params["access_logs"], window_seconds=params["users_window_seconds"],
+                      timeout=params["check_timeout"]),
     }
 
 
@@ -362,6 +423,7 @@ VALIDATORS: dict[str, t.Callable[[t.Mapping[str, t.Any]], None]] = {
     "disk": _disk_usage.validate,
     "lag": _indexer_lag.validate,
     "deployment": _deployment.validate,
+    "users": _access_log.validate,
 }
 
 
@@ -377,6 +439,7 @@ def worker(name: str, module: CheckModule) -> t.Callable[[], dict[str, t.Any]]:
         "disk": lambda: _disk_usage.DiskUsage(module, params).run(),
         "lag": lambda: _indexer_lag.LagProbe(module, params).run(),
         "deployment": lambda: _deployment.Deployment(module, params).run(),
+        "users": lambda: _access_log.AccessLog(module, params).run(),
     }
     return workers[name]
 
@@ -389,14 +452,25 @@ def explain(name: str, exc: BaseException) -> str | None:
     return f"{prefix}{exc}" if isinstance(exc, known) else None
 
 
+def selected_checks(params: t.Mapping[str, t.Any]) -> list[str]:
+    """O(checks) without repeats; V(users) leaves the default list when no access log is configured."""
+    checks = list(dict.fromkeys(params["checks"]))
+    if "users" in checks and not params["access_logs"] and params["checks"] == CHECKS:
+        checks.remove("users")
+    return checks
+
+
 class Triage:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
-        self.checks = list(dict.fromkeys(module.params["checks"]))
+        self.checks = selected_checks(module.params)
         self.params = check_params(module.params)
 
     def validate(self) -> None:
         """Raise OptionError for the first option a selected check cannot use, named as triage_info names it."""
+        timeout = self.module.params["check_timeout"]
+        if not timeout > 0:
+            raise OptionError(f"check_timeout={timeout!r} is out of range: accepted values are > 0", option="check_timeout")
         for name in self.checks:
             validator = VALIDATORS.get(name)
             if validator is None:
@@ -413,14 +487,20 @@ class Triage:
 
     def run(self) -> dict[str, t.Any]:
         started = time.monotonic()
-        jobs = {name: worker(name, CheckModule(self.module, name, self.params[name])) for name in self.checks}
-        outcomes = run_parallel(jobs, explain)
-        result: dict[str, t.Any] = {"changed": False}
+        timeout = self.module.params["check_timeout"]
+        deadline = deadline_in(timeout)
+        # Commands are killed a little before the checks are given up, so a check whose command hung can still say
+        # which one it was and return what it read until then.
+        command_deadline = deadline - min(COMMAND_GRACE, timeout / 10)
+        jobs = {name: worker(name, CheckModule(self.module, name, self.params[name], command_deadline)) for name in self.checks}
+        outcomes = run_parallel(jobs, explain, deadline)
+        result: dict[str, t.Any] = {"changed": False, "checks": list(self.checks)}
         result.update({name: outcome.result for name, outcome in outcomes.items()})
         timings = {name: outcome.seconds for name, outcome in outcomes.items()}
         timings["total"] = round(time.monotonic() - started, 3)
         result["timings"] = timings
-        return result
+        # Last: nothing the checks read (URLs with credentials, a password echoed in an error) leaves the module.
+        return t.cast(t.Dict[str, t.Any], _redact.redact(result, secrets=[self.module.params["login_password"]]))
 
 
 def main() -> None:
@@ -428,6 +508,9 @@ def main() -> None:
     argument_spec.update(postgres_argument_spec())
     argument_spec.update(
         checks={"type": "list", "elements": "str", "choices": CHECKS, "default": list(CHECKS)},
+        access_logs={"type": "list", "elements": "path", "default": []},
+        users_window_seconds={"type": "int", "default": 300},
+        check_timeout={"type": "float", "default": 30},
         api_url={"type": "str", "default": "http://127.0.0.1:3001"},
         webapp_url={"type": "str", "default": "http://127.0.0.1:3000"},
         rpc_url={"type": "str", "default": "http://127.0.0.1:8545"},
@@ -448,6 +531,8 @@ def main() -> None:
         repo_path={"type": "path"},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    # Credentials inside the URLs are masked wherever Ansible echoes the options (invocation, -v output).
+    hide_url_secrets(module, *(module.params[name] for name in ("api_url", "webapp_url", "rpc_url", "metrics_url")))
     triage = Triage(module)
     try:
         triage.validate()

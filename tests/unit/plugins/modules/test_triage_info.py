@@ -9,13 +9,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
+import time
 import types
+import uuid
 from urllib.error import HTTPError, URLError
 
 import pytest
 
-from ansible_collections.usdx.incident.plugins.module_utils import _disk, _disk_usage, _endpoint, _indexer_lag
+from ansible_collections.usdx.incident.plugins.module_utils import _disk, _disk_usage, _http, _proc
 from ansible_collections.usdx.incident.plugins.modules import (
     compose_service_info,
     container_log_scan,
@@ -57,7 +60,7 @@ class Http:
         self.api_status, self.webapp_down = api_status, webapp_down
         self.urls = []
 
-    def __call__(self, url, data=None, headers=None, method=None, timeout=None, validate_certs=True, follow_redirects=None):
+    def __call__(self, url, data=None, headers=None, method=None, timeout=None, **_options):
         self.urls.append(url)
         if url == API + "/health":
             body = json.dumps(HEALTH).encode()
@@ -79,11 +82,12 @@ class Http:
             text = ("usdx_indexer_last_indexed_block 1000\nusdx_indexer_chain_head_block 1002\nusdx_indexer_lag_blocks 2\n"
                     "usdx_indexer_lag_seconds 2.5\nusdx_indexer_paused 0\nusdx_maintenance_mode 0\n")
             return self._answer(url, 200, text.encode(), "text/plain")
-        raise AssertionError(url)
+        raise URLError(f"no such host in this test: {url}")
 
     @staticmethod
     def _answer(url, status, body, content_type):
-        return types.SimpleNamespace(getcode=lambda: status, read=lambda *_a: body, geturl=lambda: url,
+        stream = io.BytesIO(body)
+        return types.SimpleNamespace(getcode=lambda: status, read=stream.read, geturl=lambda: url, close=stream.close,
                                      headers={"Content-Type": content_type})
 
 
@@ -91,8 +95,7 @@ class Http:
 def http(monkeypatch):
     def make(**kwargs):
         fake = Http(**kwargs)
-        monkeypatch.setattr(_endpoint, "open_url", fake)
-        monkeypatch.setattr(_indexer_lag, "open_url", fake)
+        monkeypatch.setattr(_http, "open_url", fake)
         return fake
     return make
 
@@ -188,9 +191,10 @@ def test_api_and_webapp_look_like_uri_results(run_module, http, host):
     assert webapp["msg"].startswith("Request failed: ") and "Connection refused" in webapp["msg"]
     assert sorted(fake.urls) == [API + "/health", WEBAPP + "/"]
     http(api_status=200)
-    healthy = run_module(triage_info.main, _args(checks=["api"]), host())["api"]
-    assert (healthy["status"], healthy["healthy"], healthy["json"]) == (200, True, HEALTH)
-    assert healthy["msg"] == f"OK ({len(json.dumps(HEALTH))} bytes)"
+    degraded = run_module(triage_info.main, _args(checks=["api"]), host())["api"]
+    # A 200 whose body names a failing dependency is not healthy (_runbook.health_verdict, the one rule).
+    assert (degraded["status"], degraded["healthy"], degraded["json"]) == (200, False, HEALTH)
+    assert degraded["msg"] == f"OK ({len(json.dumps(HEALTH))} bytes)"
 
 
 @pytest.mark.parametrize(
@@ -241,22 +245,22 @@ def test_a_failing_check_does_not_sink_the_others(run_module, host, http, data, 
 
 def test_a_command_that_cannot_start_is_a_failed_check(run_module, http):
     http()
-    seen = []
 
     def run(argv, **kwargs):
-        seen.append(kwargs.get("handle_exceptions"))
         raise FileNotFoundError(2, "No such file or directory", argv[0])
-    result = run_module(triage_info.main, _args(checks=["services", "api"]), run)
-    assert seen == [False]  # run_command must raise, not fail_json from a worker thread
-    assert result["services"]["failed"] is True and result["services"]["msg"].startswith("FileNotFoundError: ")
+    result = run_module(triage_info.main, _args(checks=["services", "logs", "api"]), run)
+    for name, module in (("services", "compose_service_info"), ("logs", "container_log_scan")):
+        assert result[name]["failed"] is True
+        assert result[name]["msg"] == f"{module}: docker ps --all --quiet could not be started (/usr/bin/docker): No such file or directory"
     assert result["api"]["status"] == 503
+    assert result["checks"] == ["services", "logs", "api"]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         ({"checks": ["api", "bogus"]},
-         "value of checks must be one or more of: api, webapp, services, logs, postgres, disk, lag, deployment. Got no match for: bogus"),
+         "value of checks must be one or more of: api, webapp, services, logs, postgres, disk, lag, deployment, users. Got no match for: bogus"),
         ({"log_tail": 0}, "log_tail=0 is out of range: accepted values are 1 to 10000 (check logs)"),
         ({"log_since": "yesterday"}, "log_since='yesterday' is not a time docker logs understands"),
         ({"lag_sample_seconds": 301}, "lag_sample_seconds=301.0 is out of range: accepted values are 0 to 300 (check lag)"),
@@ -307,3 +311,123 @@ def test_results_equal_the_standalone_modules(run_module, host, http, data, repo
     assert result["deployment"]["repo"]["tag"] == "v1.0.0" and len(result["deployment"]["commits"]) == 1
     assert result["services"]["services"]["worker"]["cpu_percent"] == 0.78
     assert result["disk"]["full"] == [str(data)]
+
+
+def test_a_hung_check_is_given_up_at_its_deadline(run_module, host, http, data, monkeypatch):
+    http()
+    release = threading.Event()
+
+    def hang(self):
+        release.wait(60)  # a worker stuck outside any subprocess (a library call that never returns)
+        return {"changed": False}
+    monkeypatch.setattr(_disk_usage.DiskUsage, "run", hang)
+    started = time.monotonic()
+    try:
+        result = run_module(triage_info.main, _args(data, checks=["disk", "services", "api"], check_timeout=0.8), host())
+    finally:
+        release.set()
+    assert time.monotonic() - started < 5
+    assert result["disk"] == {"changed": False, "failed": True, "timed_out": True, "msg": "disk did not finish within 0.8s"}
+    assert result["services"].get("failed") is None and result["services"]["running"] == ["db", "worker"]
+    assert result["api"]["status"] == 503
+    assert result["checks"] == ["disk", "services", "api"]
+
+
+def test_a_hung_command_is_killed_at_the_deadline(run_module, host, http, tmp_path):
+    """The docker CLI hangs for real: its process group is killed, the check reports timed_out."""
+    http()
+    marker = f"usdx-hung-{uuid.uuid4().hex}"
+    real_run = _proc.__dict__["run"]
+
+    def hung_docker(args, kwargs):
+        done = real_run([sys.executable, "-c", "import time; time.sleep(60)", marker], deadline=kwargs["deadline"])
+        return done.rc, done.out, done.err, done.timed_out
+    started = time.monotonic()
+    result = run_module(triage_info.main, _args(checks=["services", "logs", "api"], check_timeout=1),
+                        host({("ps",): hung_docker}))
+    assert time.monotonic() - started < 5
+    for name in ("services", "logs"):
+        assert result[name]["failed"] is True and result[name]["timed_out"] is True, result[name]
+        assert "did not finish" in result[name]["msg"]
+    assert result["api"]["status"] == 503
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True, check=False).stdout == b""
+
+
+@pytest.mark.parametrize("timeout", [0, -1])
+def test_check_timeout_must_be_positive(run_module, fake_docker, http, timeout):
+    http()
+    result = run_module(triage_info.main, _args(check_timeout=timeout), fake_docker({}))
+    assert result["failed"] is True
+    assert result["msg"] == f"check_timeout={float(timeout)!r} is out of range: accepted values are > 0"
+
+
+def test_unreadable_logs_of_one_service_are_partial(run_module, host, http):
+    http()
+    runner = host({("logs",): lambda args, kwargs: (1, "", "Error response from daemon: read /var/lib/docker: input/output error")
+                   if args[-1] == "dbcid" else (0, "", "")})
+    logs = run_module(triage_info.main, _args(checks=["logs"]), runner)["logs"]
+    assert logs.get("failed") is None
+    assert logs["partial"] == ["logs of db could not be read: docker logs --timestamps --tail failed (rc=1): "
+                               "Error response from daemon: read /var/lib/docker: input/output error"]
+
+
+def test_vanished_container_is_noted_not_fatal(run_module, host, http, fixture_text):
+    http()
+    containers = json.loads(fixture_text("docker/inspect_running_unhealthy_and_exited.json"))
+    runner = host({
+        ("ps",): (0, "\n".join([c["Id"] for c in containers] + ["gonecid"]) + "\n", ""),
+        ("container", "inspect"): (1, json.dumps(containers), "Error: No such container: gonecid\n"),
+    })
+    result = run_module(triage_info.main, _args(checks=["services", "logs"]), runner)
+    for name in ("services", "logs"):
+        assert result[name].get("failed") is None, result[name]
+        assert result[name]["vanished"] == ["gonecid"]
+    assert sorted(result["services"]["services"]) == ["crasher", "worker"]
+
+
+def test_credentials_never_leave_the_module(run_module, host, http):
+    fake = http()
+    secret_url = "http://ops:hunter2-pw@api.test:3001"
+    result = run_module(triage_info.main, _args(checks=["api", "postgres"], api_url=secret_url), host(
+        {("exec",): (1, "", f"psql: error: password authentication failed; tried {SECRET}")}))
+    text = json.dumps(result)
+    assert "hunter2-pw" not in text and SECRET not in text
+    assert fake.urls == [secret_url + "/health"] and "api.test:3001" in result["api"]["msg"]
+    assert "password authentication failed" in result["postgres"].get("error", result["postgres"].get("msg", ""))
+
+
+def test_users_is_left_out_without_access_logs(run_module, host, http):
+    http()
+    result = run_module(triage_info.main, _args(checks=triage_info.CHECKS), host())
+    assert "users" not in result["checks"] and "users" not in result
+
+
+def test_users_asked_for_explicitly_needs_access_logs(run_module, host, http):
+    http()
+    result = run_module(triage_info.main, _args(checks=["users", "api"]), host())
+    assert result["failed"] is True
+    assert result["msg"].startswith("access_logs=[] is empty") and "(check users)" in result["msg"]
+
+
+def test_users_counts_the_clients_of_the_access_logs(run_module, host, http, fixture_text, tmp_path):
+    http()
+    # The recorded api-down logs, read as if written now: every line in the window.
+    logs = []
+    for name in ("api_down_webapp-access.log", "api_down_indexer-access.log"):
+        lines = [json.loads(line) for line in fixture_text(f"access_log/{name}").splitlines() if line.strip()]
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+        target = tmp_path / name
+        target.write_text("".join(json.dumps(dict(line, time=now)) + "\n" for line in lines))
+        logs.append(str(target))
+    result = run_module(triage_info.main, _args(checks=["users"], access_logs=logs), host())
+    users = result["users"]
+    assert result["checks"] == ["users"] and not users.get("failed"), users
+    assert 0 < users["clients_failed"] <= users["clients_total"]
+    assert users["requests_failed"] > 0 and users["failed_paths"]
+
+
+def test_users_with_no_readable_access_log_is_a_failed_check(run_module, host, http, tmp_path):
+    http()
+    result = run_module(triage_info.main, _args(checks=["users", "api"], access_logs=[str(tmp_path / "missing.log")]), host())
+    assert result["users"]["failed"] is True and result["users"]["msg"].startswith("access_log_info: ")
+    assert result["api"].get("failed") is not True
