@@ -17,13 +17,13 @@ as root does; otherwise CPU percent is V(null), or comes from the Engine when it
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 import threading
 import time
 import typing as t
+
+from ansible_collections.usdx.incident.plugins.module_utils._http import fetch
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 CPU_SAMPLE_SECONDS = 0.25
@@ -44,50 +44,19 @@ def engine_socket(environ: t.Mapping[str, str]) -> str | None:
     return host[len("unix://"):] if host.startswith("unix://") else None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 def get_json(socket_path: str, path: str, deadline: float, max_bytes: int = MAX_BODY) -> tuple[int, t.Any]:
-    """(status, JSON body) of C(GET path); every socket operation is bounded by what remains until C(deadline)."""
-    def remaining() -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise EngineError(f"GET {path} did not finish by the deadline")
-        return left
-
-    conn = _UnixConnection(socket_path, remaining())
+    """(status, JSON body) of C(GET path) over the engine's unix socket, finished by C(deadline)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise EngineError(f"GET {path} did not finish by the deadline")
+    answer = fetch("http://localhost" + path, left, headers={"Accept": "application/json"}, max_bytes=max_bytes,
+                   unix_socket=socket_path, follow_redirects="none", use_proxy=False)
+    if answer.status is None or answer.timed_out:
+        raise EngineError(f"GET {path} over {socket_path} failed: {answer.error}")
+    if answer.truncated:
+        raise EngineError(f"GET {path}: answer larger than {max_bytes} bytes")
     try:
-        conn.request("GET", path, headers={"Accept": "application/json"})
-        conn.sock.settimeout(remaining())
-        response = conn.getresponse()
-        body = b""
-        while len(body) <= max_bytes:
-            conn.sock.settimeout(remaining())
-            chunk = response.read(65536)
-            if not chunk:
-                break
-            body += chunk
-        if len(body) > max_bytes:
-            raise EngineError(f"GET {path}: answer larger than {max_bytes} bytes")
-    except (OSError, http.client.HTTPException) as exc:
-        raise EngineError(f"GET {path} over {socket_path} failed: {exc}") from exc
-    finally:
-        conn.close()
-    try:
-        return response.status, json.loads(body.decode("utf-8", "replace")) if body.strip() else None
+        return answer.status, json.loads(answer.body.decode("utf-8", "replace")) if answer.body.strip() else None
     except ValueError as exc:
         raise EngineError(f"GET {path}: the answer is not JSON") from exc
 
