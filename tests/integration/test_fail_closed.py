@@ -63,8 +63,8 @@ def _args(sandbox: dict[str, str], pg: dict[str, t.Any], docker: pathlib.Path, *
     }
 
 
-def test_a_docker_cli_without_access_fails_services_and_logs(healthy_sandbox, module_runner, pg_args, docker_cli,
-                                                              assert_no_secret):
+def test_a_docker_cli_without_access_fails_services_and_logs(
+        healthy_sandbox, module_runner, pg_args, docker_cli, assert_no_secret):
     docker = docker_cli(f"echo '{DENIED}' >&2\nexit 1\n")
     run = module_runner("triage_info", _args(healthy_sandbox, pg_args("tcp"), docker))
     result = run.result

@@ -63,8 +63,8 @@ def retired_role(healthy_sandbox: dict[str, str], helpers: t.Any) -> t.Iterator[
         psql(helpers, f"DROP ROLE IF EXISTS {RETIRED_ROLE}")
 
 
-def test_a_retired_role_does_not_make_a_healthy_stack_p0(retired_role: str, triage: t.Callable[[str], Triage],
-                                                          helpers: t.Any) -> None:
+def test_a_retired_role_does_not_make_a_healthy_stack_p0(
+        retired_role: str, triage: t.Callable[[str], Triage], helpers: t.Any) -> None:
     assert psql(helpers, f"SELECT rolconnlimit FROM pg_roles WHERE rolname = '{retired_role}'") == "0"
     result = triage(helpers.utc_now())
     postgres = result.findings["postgres"]

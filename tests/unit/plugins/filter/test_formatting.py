@@ -72,7 +72,5 @@ def test_human_duration_bad_input(value, message):
     assert message in str(error.value)
 
 
-
-
 def test_filter_map():
     assert FilterModule().filters() == {"human_size": human_size, "human_duration": human_duration}

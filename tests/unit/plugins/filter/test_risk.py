@@ -44,7 +44,5 @@ def test_data_at_risk_bad_input_names_the_value():
         data_at_risk(healthy(), disk_percent=3)
 
 
-
-
 def test_filter_map():
     assert FilterModule().filters() == {"data_at_risk": data_at_risk}

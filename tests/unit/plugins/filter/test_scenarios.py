@@ -100,8 +100,6 @@ def test_rank_bad_input():
         rank_scenarios(healthy(), foo=1)
 
 
-
-
 # ----------------------------------------------------------------------------------------- cause outranks effect
 
 def indexer_crashed_by_exhaustion(f):

@@ -59,7 +59,5 @@ def test_sla_deadline_bad_input(level, since, kwargs, message):
     assert message in str(error.value)
 
 
-
-
 def test_filter_map():
     assert FilterModule().filters() == {"sla_deadline": sla_deadline}

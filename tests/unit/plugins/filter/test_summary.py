@@ -50,8 +50,6 @@ def test_summary_folds_multi_line_host_errors_into_one_line():
     assert all("\n" not in line for line in lines)
 
 
-
-
 # ----------------------------------------------------------------------------------------- incomplete
 
 def docker_denied(f):

@@ -138,7 +138,6 @@ class _Module:
         return f"/usr/bin/{name}"
 
 
-
 def test_run_passes_arguments_verbatim_with_the_module_deadline(fake_docker):
     fake = fake_docker({("ps",): (0, "", "")})
     module = _Module(fake)

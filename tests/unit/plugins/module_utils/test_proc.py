@@ -80,8 +80,8 @@ def test_a_background_child_left_by_a_finished_command_is_killed(marker):
 
 def test_kill_all_ends_commands_of_other_threads(marker):
     results = []
-    worker = threading.Thread(target=lambda: results.append(run([sys.executable, "-c", "import time; time.sleep(60)", marker],
-                                                                 deadline=_proc.deadline_in(60))))
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", marker]
+    worker = threading.Thread(target=lambda: results.append(run(sleeper, deadline=_proc.deadline_in(60))))
     worker.start()
     deadline = time.monotonic() + 5
     while not _running(marker) and time.monotonic() < deadline:

@@ -9,6 +9,7 @@ api_down_*: four clients use the web app (which proxies /api/* to the indexer), 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import shutil
@@ -23,7 +24,8 @@ from ansible_collections.usdx.incident.plugins.modules import access_log_info
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "access_log")
 WEBAPP = os.path.join(FIXTURES, "api_down_webapp-access.log")
 INDEXER = os.path.join(FIXTURES, "api_down_indexer-access.log")
-HOSTILE = os.path.join(FIXTURES, "hostile.log")
+# Stored as base64: CR LF endings, invalid UTF-8 and NUL bytes are the point of the file.
+HOSTILE_B64 = os.path.join(FIXTURES, "hostile.log.b64")
 TEMPLATE_CLIENT = "{{ lookup('env'"  # a client id cut at the comma of its X-Forwarded-For, kept as data
 
 
@@ -104,9 +106,12 @@ def test_top_bounds_the_lists_not_the_counts(run_module, clock, top, paths, clie
     assert (result["clients_failed"], result["failed_paths_total"]) == (3, 2)
 
 
-def test_hostile_lines_are_counted_and_skipped(run_module, clock):
+def test_hostile_lines_are_counted_and_skipped(run_module, clock, tmp_path):
     clock(AFTER_ALL)
-    result = run(run_module, paths=[HOSTILE])
+    hostile = tmp_path / "hostile.log"
+    with open(HOSTILE_B64, "rb") as encoded:
+        hostile.write_bytes(base64.b64decode(encoded.read()))
+    result = run(run_module, paths=[str(hostile)])
     assert result["files"][0]["lines"] == 16  # the half-written last line is not a line yet
     assert result["malformed_lines"] == 10
     assert (result["requests_total"], result["requests_failed"]) == (4, 3)
