@@ -4,8 +4,9 @@
 """The api_unavailable role (playbooks/api_unavailable.yml) against the live sandbox.
 
 molecule/api_unavailable covers the plain path (api-down -> converge -> idempotence -> verify).
-These tests cover the rest: check mode, the api_unavailable_restart gate, and bad input
-(which must fail at once, naming the variable, and change nothing).
+These tests cover the rest: check mode, the api_unavailable_restart gate, a fault in front of the
+API (a "load balancer" that fails while the indexer is healthy: nothing may be restarted), the
+verify deadline, and bad input (which must fail at once, naming the variable, and change nothing).
 
 Run: .venv/bin/pytest -m sandbox tests/integration/test_api_unavailable_role.py
 The fixtures `sandbox` and `sandbox_fault` come from conftest.py (sandbox.sh up / fault / clear).
@@ -13,12 +14,17 @@ The fixtures `sandbox` and `sandbox_fault` come from conftest.py (sandbox.sh up 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import http.server
 import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import typing as t
 
 import pytest
@@ -182,6 +188,124 @@ def test_restart_false_withholds_the_fix(sandbox_fault):
     assert run.task("Start the services that are not running").get("skipped") is True
     assert run.task("Verify the API stack is healthy").get("skipped") is True
     assert after == before and after["status"] == "exited"
+
+
+# ------------------------------------------------------------------ a fault in front of the API
+
+class _BadGateway(http.server.BaseHTTPRequestHandler):
+    """A load balancer whose backend pool is empty: 502 to everything."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: t.Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def bad_gateway() -> t.Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadGateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def closed_port() -> t.Iterator[str]:
+    """A port nothing listens on (bound, then released): the load balancer is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize(("front", "url_error"), [(bad_gateway, "answered 502"), (closed_port, "did not answer")],
+                         ids=["load balancer answers 502", "load balancer port closed"])
+def test_fault_in_front_of_the_api_changes_nothing(healthy_sandbox, front, url_error):
+    """The indexer is healthy, only usdx_api_url fails: no restart, and the fault is named with its evidence."""
+    before = indexer_state()
+    untouched = bystanders()
+    with front() as url:
+        run = run_role(extra_vars={"usdx_api_url": url})
+    after = indexer_state()
+
+    assert run.rc != 0
+    assert run.stats["changed"] == 0
+    task, message = run.failure()
+    assert task.startswith("Stop, the fault is in front of the API"), (task, message)
+    assert message.startswith("FAULT IN FRONT OF THE API")
+    assert "in front of the API (DNS, TLS, load balancer, network)" in message
+    assert f"{url}/health {url_error}" in message
+    assert "http://127.0.0.1:3001/health answered 200" in message  # the direct probe of the container's own port
+    assert run.task("Probe the API container's own published port").get("skipped") is not True
+    assert run.outcome["front_fault"] and run.outcome["direct_status"] == 200
+    assert run.outcome["start"] == [] and run.outcome["restart"] == []
+    ran = [name for name, _result in run.results()]
+    assert not [name for name in ran if name.startswith(("Start the services", "Restart the running"))], ran
+    assert after == before and after["status"] == "running", "the healthy indexer was restarted"
+    assert bystanders() == untouched
+
+
+# ------------------------------------------------------------------ cause outranks effect
+
+def test_crashed_indexer_is_not_started_into_a_full_database(sandbox_fault):
+    """db-connections, then api-down: the indexer is down because of the database; starting it does not help."""
+    sandbox_fault("db-connections")
+    sandbox_fault("api-down")
+    before = indexer_state()
+    untouched = bystanders()
+
+    run = run_role()
+
+    assert run.rc != 0
+    assert run.stats["changed"] == 0
+    task, message = run.failure()
+    assert task.startswith("Refuse to act"), (task, message)
+    assert message.startswith("REFUSED: indexer")
+    assert "out of connections" in message and "Database Connection Exhausted" in message
+    assert message.endswith("Nothing was started or restarted.")
+    assert run.outcome["start"] == [] and run.outcome["refused"][0]["service"] == "indexer"
+    assert indexer_state() == before and before["status"] == "exited"
+    assert bystanders() == untouched
+
+
+# ------------------------------------------------------------------ the verify deadline
+
+def _task_seconds(run: Run, prefix: str) -> float:
+    for play in run.doc["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"].partition(" : ")[2].startswith(prefix):
+                duration = task["task"]["duration"]
+                start, end = (dt.datetime.fromisoformat(duration[key].replace("Z", "+00:00")) for key in ("start", "end"))
+                return (end - start).total_seconds()
+    raise AssertionError(f"no task {prefix!r}")
+
+
+def test_verify_gives_up_at_its_deadline(sandbox_fault):
+    """The webapp serves its maintenance page (its container is healthy, so nothing is restarted):
+    the indexer is started, then verify fails at its one deadline, however many polls that took."""
+    sandbox_fault("api-down")
+    subprocess.run(["docker", "compose", "-p", PROJECT, "exec", "-T", "redis", "redis-cli", "SET", "usdx:maintenance", "1"],
+                   check=True, capture_output=True)
+    run = run_role(extra_vars={"api_unavailable_verify_timeout": 4, "api_unavailable_probe_timeout": 1})
+
+    task, message = run.failure()
+    assert task.startswith("Fail with what did not become healthy"), (task, message)
+    assert "did not become healthy within 4 s" in message and "http://127.0.0.1:3000/ answered 503" in message
+    assert run.outcome["start"] == ["indexer"] and run.outcome["restart"] == []
+    wait = run.task("Wait for the API, the webapp and the containers")
+    assert wait["attempts"] >= 3, "verify did not poll"
+    # One deadline: 4 s, plus the poll running when it passed (its probes are bounded by 1 s) and one poll delay.
+    assert _task_seconds(run, "Wait for the API, the webapp and the containers") <= 4 + 1 + 0.5 + 1
 
 
 # ------------------------------------------------------------------ bad input
