@@ -11,10 +11,13 @@ import subprocess
 import typing as t
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.sandbox
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# The role's default triage_checks: every one is asked for, and recorded as asked for.
+CHECKS = ["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment"]
 
 
 class Triage(t.NamedTuple):
@@ -37,6 +40,12 @@ def triage(helpers: t.Any, tmp_path: pathlib.Path) -> t.Callable[..., Triage]:
     return run
 
 
+def summary_lines(stdout: str) -> list[str]:
+    """The summary the role printed: the Summary task's msg, read back from the default callback's YAML."""
+    task = stdout.split("TASK [usdx.incident.triage : Summary]", 1)[1].split("PLAY RECAP", 1)[0]
+    return yaml.safe_load(task.split("=>", 1)[1])["msg"]
+
+
 def test_healthy_sandbox_is_p_nothing(healthy_sandbox: dict[str, str], triage: t.Callable[..., Triage], helpers: t.Any,
                                       secrets: list[str]) -> None:
     since = helpers.utc_now()
@@ -48,6 +57,44 @@ def test_healthy_sandbox_is_p_nothing(healthy_sandbox: dict[str, str], triage: t
     for secret in secrets:
         assert secret not in result.stdout
         assert secret not in json.dumps(result.findings)
+    assert result.findings["checks"] == CHECKS
+    assert summary_lines(result.stdout)[0] == "HEALTHY: no severity, all checks passed"
+    for check in CHECKS:
+        assert result.findings[check].get("failed") is not True, (check, result.findings[check])
+
+
+@pytest.mark.parametrize("verbosity", ["-v", "-vvv"])
+def test_verbose_output_shows_no_password(sandbox_fault: t.Callable[[str], str], triage: t.Callable[..., Triage],
+                                          secrets: list[str], verbosity: str) -> None:
+    # db-connections: the database refuses clients, so error texts from it are in the results too.
+    since = sandbox_fault("db-connections")
+    result = triage(since, verbosity)
+    assert "timings:" in result.stdout, "the module's result was not printed: the test would prove nothing"
+    for secret in secrets:
+        assert secret not in result.stdout, f"a password appears in the {verbosity} output"
+        assert secret not in json.dumps(result.findings), "a password appears in the findings"
+
+
+def test_failing_docker_cli_is_incomplete_never_healthy(healthy_sandbox: dict[str, str], triage: t.Callable[..., Triage],
+                                                        helpers: t.Any, tmp_path: pathlib.Path) -> None:
+    # A docker CLI that cannot reach the engine, as with the daemon down or a user outside the docker group.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text("#!/bin/sh\n"
+                      "echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' >&2\n"
+                      "exit 1\n")
+    docker.chmod(0o755)
+    result = triage(helpers.utc_now(), "-e", f"usdx_docker_cli={docker}")
+    findings = result.findings
+    assert findings["checks"] == CHECKS
+    assert findings["services"].get("failed") is True, findings["services"]
+    lines = summary_lines(result.stdout)
+    assert not any(line.startswith("HEALTHY") for line in lines), lines
+    incomplete = [line for line in lines if line.startswith("INCOMPLETE")]
+    assert incomplete and "services" in incomplete[0], lines
+    # services covers the critical db, redis and indexer: an incomplete triage of them is P1, never below.
+    assert findings["severity"]["level"] in {"P0", "P1"}, findings["severity"]
 
 
 @pytest.mark.parametrize(
@@ -86,3 +133,35 @@ def test_triage_in_check_mode_reports_and_changes_nothing(sandbox_fault: t.Calla
     state = subprocess.run(["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "usdx-wexel-indexer-1"],
                            capture_output=True, text=True, check=True).stdout.split()
     assert state == ["exited", "137"], "triage must not start the indexer"
+
+
+def test_hung_docker_cli_yields_a_partial_result(healthy_sandbox: dict[str, str], triage: t.Callable[..., Triage],
+                                                 helpers: t.Any, tmp_path: pathlib.Path) -> None:
+    # A docker CLI that never answers: the role's per-check deadline reaches triage_info, which reports the
+    # hung checks and every other check's result, within the task's own (larger) deadline.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text("#!/bin/sh\nexec sleep 600\n")
+    docker.chmod(0o755)
+    result = triage(helpers.utc_now(), "-e", f"usdx_docker_cli={docker}", "-e", "triage_check_timeout=3")
+    findings = result.findings
+    assert findings["services"].get("timed_out") is True, findings["services"]
+    assert findings["api"].get("failed") is not True and findings["api"]["status"] == 200, findings["api"]
+    assert findings["timings"]["total"] < 10, findings["timings"]
+    assert not any(line.startswith("HEALTHY") for line in summary_lines(result.stdout))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["-e", "triage_timeout=10", "-e", "triage_check_timeout=10"], "triage_timeout=10 must be larger than triage_check_timeout=10"),
+    (["-e", '{"triage_checks": []}'], "triage_checks is empty: name at least one of api, webapp, services"),
+], ids=["deadlines", "no-checks"])
+def test_bad_role_variables_are_refused_before_any_check(sandbox: dict[str, str], helpers: t.Any, tmp_path: pathlib.Path,
+                                                         extra: list[str], message: str) -> None:
+    command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "inventories/sandbox"), str(REPO / "playbooks/triage.yml"),
+               "-e", f"triage_findings_dir={tmp_path}", *extra]
+    proc = subprocess.run(command, cwd=REPO, env=helpers.ansible_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0
+    assert message in " ".join(proc.stdout.split()), proc.stdout[-2000:]
+    assert "Run every diagnostic side by side" not in proc.stdout, "a check ran although the variables were refused"
+    assert list(tmp_path.iterdir()) == [], "findings were written although the variables were refused"
