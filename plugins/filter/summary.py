@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.usdx.incident.plugins.module_utils._runbook import HEALTH_CHECKS
 from ansible_collections.usdx.incident.plugins.plugin_utils._findings import is_list, read_users
 from ansible_collections.usdx.incident.plugins.plugin_utils._formatting import human_duration
 from ansible_collections.usdx.incident.plugins.plugin_utils._values import show, text
@@ -77,7 +78,13 @@ def triage_summary(findings: t.Any, document: t.Any = None) -> list[str]:
         incomplete = "INCOMPLETE: the severity does not say that every check ran"
     signals = [s for s in _items(verdict.get("signals")) if isinstance(s, Mapping)]
     wrong = [s for s in signals if not s.get("check")]
-    if verdict.get("level") is None and incomplete is None:
+    ran = findings.get("checks")
+    not_asked = [check for check in HEALTH_CHECKS if is_list(ran) and check not in ran]
+    if verdict.get("level") is None and incomplete is None and not_asked:
+        # A triage narrowed to some checks says nothing of the others: no HEALTHY for the whole stack.
+        lines = [f"NO FAULT FOUND in the checks run ({', '.join(text(c) for c in ran)}); "
+                 f"not checked: {', '.join(not_asked)}"]
+    elif verdict.get("level") is None and incomplete is None:
         lines = ["HEALTHY: no severity, all checks passed"]
     else:
         level_line = f"{verdict.get('level')} (respond: {verdict.get('response_time')}): {verdict.get('reason')}"

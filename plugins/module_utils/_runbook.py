@@ -103,6 +103,8 @@ CHECK_COVERS = {
     "deployment": (),
     "users": ("indexer", "webapp"),
 }
+# The checks without which a stack cannot be called healthy ("users" counts clients, it judges no service).
+HEALTH_CHECKS = tuple(check for check in CHECK_COVERS if check != "users")
 
 # --- vocabulary shared by the modules and the filters --------------------------------------------------------
 LAG_STATUSES = ("ok", "lagging", "stalled", "rpc_unreachable", "indexer_unreachable")

@@ -128,3 +128,15 @@ def test_summary_of_an_odd_severity_does_not_crash(verdict):
                             "scenarios": [None, {"evidence": 7}, {"evidence": None}]})
     assert all(isinstance(line, str) for line in lines)
     assert lines[0].startswith("HEALTHY") is (verdict.get("complete") is True and verdict.get("level") is None)
+
+
+def test_a_triage_narrowed_to_some_checks_is_never_called_healthy():
+    findings = dict(judged(), checks=["api", "webapp"])
+    lines = triage_summary(findings)
+    assert lines[0] == ("NO FAULT FOUND in the checks run (api, webapp); "
+                        "not checked: services, logs, postgres, disk, lag, deployment")
+
+
+def test_every_health_check_asked_for_and_passed_is_healthy():
+    findings = dict(judged(), checks=["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment"])
+    assert triage_summary(findings)[0] == "HEALTHY: no severity, all checks passed"
