@@ -17,7 +17,7 @@ pytestmark = pytest.mark.sandbox
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # The role's default triage_checks: every one is asked for, and recorded as asked for.
-CHECKS = ["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment"]
+CHECKS = ["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment", "users"]
 
 
 class Triage(t.NamedTuple):

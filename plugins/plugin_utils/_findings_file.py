@@ -1,10 +1,11 @@
-#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, USDX/Wexel DevOps Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Write one findings document into the controller's findings directory, or refuse an unsafe path.
 
-    write_findings.py DIRECTORY NAME < document
+# This plugin_utils is PRIVATE and should only be used by this collection.
+# It may change or be removed at any time without notice.
+
+"""Write one findings document into the controller's findings directory, or refuse an unsafe path.
 
 The triage often runs as root and the default directory sits under the world-writable /var/tmp, where
 another user can plant a symlink or a directory of their own before we arrive. So, before anything is
@@ -13,16 +14,14 @@ group- or world-writable; every directory above must belong to root or the runni
 by nobody else unless it is sticky (/tmp, /var/tmp), and a symlink on the way must belong to root or the
 running user. Then nobody else can move anything on the path between the checks and the write. Missing
 directories are created 0750 (less with a stricter umask). The document replaces the file atomically, so
-a reader never sees half of it. A refusal is one line on stderr naming the path and why, exit status 1.
-
-One task of the role runs this (one module run instead of a directory task plus a copy's two).
+a reader never sees half of it. A refusal, or a write the system refused, raises Unsafe with one line
+naming the path and why. The usdx.incident.findings_write action calls write() in Ansible's own process.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import sys
 import typing as t
 
 DIRECTORY_MODE = 0o750
@@ -31,14 +30,14 @@ WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 
 
 class Unsafe(Exception):
-    """A path the findings must not be written to or through; str() is the one-line reason."""
+    """A findings document that must not (or could not) be written; str() is the one-line reason."""
 
 
 def _owner(st: os.stat_result, uid: int) -> str:
     return f"owned by uid {st.st_uid}, not by the running user (uid {uid})"
 
 
-def target_problem(st: os.stat_result, uid: int, kind: str) -> str | None:
+def target_problem(st: os.stat_result, uid: int, kind: str) -> t.Optional[str]:
     """Why the findings directory (kind='directory') or file (kind='file') with this lstat() is unsafe; None if safe."""
     if stat.S_ISLNK(st.st_mode):
         return "is a symlink; refusing to write through it"
@@ -52,7 +51,7 @@ def target_problem(st: os.stat_result, uid: int, kind: str) -> str | None:
     return None
 
 
-def ancestor_problem(st: os.stat_result, uid: int) -> str | None:
+def ancestor_problem(st: os.stat_result, uid: int) -> t.Optional[str]:
     """Why a directory or symlink above the findings directory lets another user redirect the write; None if not."""
     if st.st_uid not in (0, uid):
         kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "a directory"
@@ -105,49 +104,39 @@ def make_directory(directory: str, uid: int) -> int:
     return fd
 
 
+def _replace(fd: int, name: str, document: bytes) -> None:
+    """Write `document` to a temporary file in the directory `fd` and rename it over `name`."""
+    # The pid keeps two hosts' workers (forked processes) writing the same name from sharing a temporary file.
+    temporary = f".{name}.{os.getpid()}.tmp"
+    out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=fd)
+    try:
+        with os.fdopen(out, "wb") as stream:
+            stream.write(document)
+        os.replace(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
+    except BaseException:
+        os.unlink(temporary, dir_fd=fd)
+        raise
+
+
 def write(directory: str, name: str, document: bytes, uid: int) -> str:
     """Write `document` as directory/name; return the path written. Raises Unsafe before writing anything."""
     if not name or "/" in name or name in (".", ".."):
         raise Unsafe(f"findings file name {name!r}: must be one path component (the inventory host name + .json)")
     directory = os.path.abspath(directory)
     path = os.path.join(directory, name)
-    fd = make_directory(directory, uid)
     try:
+        fd = make_directory(directory, uid)
         try:
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            st = None
-        problem = target_problem(st, uid, "file") if st else None
-        if problem:
-            raise Unsafe(f"findings file {path}: {problem}")
-        temporary = f".{name}.{os.getpid()}.tmp"
-        out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=fd)
-        try:
-            with os.fdopen(out, "wb") as stream:
-                stream.write(document)
-            os.replace(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
-        except BaseException:
-            os.unlink(temporary, dir_fd=fd)
-            raise
-    finally:
-        os.close(fd)
+            try:
+                st: t.Optional[os.stat_result] = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            problem = target_problem(st, uid, "file") if st else None
+            if problem:
+                raise Unsafe(f"findings file {path}: {problem}")
+            _replace(fd, name, document)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk, a read-only file system, a directory we may not enter
+        raise Unsafe(f"findings file {path}: {exc.strerror} ({exc.filename or path})") from exc
     return path
-
-
-def main(argv: t.List[str]) -> int:
-    if len(argv) != 3:
-        sys.stderr.write(f"usage: {argv[0]} DIRECTORY NAME < document\n")
-        return 2
-    try:
-        print(write(argv[1], argv[2], sys.stdin.buffer.read(), os.geteuid()))
-    except Unsafe as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    except OSError as exc:
-        sys.stderr.write(f"findings {argv[1]}/{argv[2]}: {exc.strerror} ({exc.filename})\n")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
