@@ -1,0 +1,405 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This plugin_utils is PRIVATE and should only be used by this collection.
+# It may change or be removed at any time without notice.
+
+"""What the runbook scenario "Out of Disk Space" deletes and prunes, decided from what the host reports.
+
+L(check_options) checks the role's variables (each error names the variable). L(plan) reads
+
+- the diagnosis: a M(usdx.incident.disk_usage_info) result. Failed, timed out or partial: the plan refuses;
+- C(dirs): C(ansible.builtin.stat) (follow=false) of every configured log and backup directory, by path;
+- C(docker): C(community.docker.docker_host_info) (containers_all, images, verbose) or V(None) without Docker;
+
+and returns exactly the files to delete, the images to remove, and the bytes each category is expected to free.
+L(recheck) compares the planned files with a fresh C(stat) of each, just before deletion; L(outcome) judges the
+measurement after the clean-up (freed per category against the plan, "volume needs extending").
+
+Rules: act only while a measured filesystem is at or over the threshold; logs older than the log age, backups older
+than the backup age but never the newest O(disk_full_keep_backups) of a directory; a file is planned only when it
+is strictly inside its configured directory, that directory is a real directory (not a link), not inside a database
+data directory, and its name is printable (an escaped name cannot be passed back to the host safely). Images: the
+current image of every service of the project and its previous release (the newest older image labelled for the
+same service) are never removed; dangling images otherwise are, unused tagged ones only with
+O(disk_full_allow_unused_images). Host data is read leniently and never raises.
+"""
+
+from __future__ import annotations
+
+import datetime
+import posixpath
+import typing as t
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_number, show
+
+NAME = "disk_full_plan"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+# A configured directory may be none of these, nor inside one of those in SYSTEM_TREES.
+SYSTEM_PATHS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc",
+                          "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/log",
+                          "/var/backups"))
+SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr",
+                "/var/lib/postgresql", "/var/lib/mysql", "/var/lib/docker", "/var/lib/containerd")
+DIR_LISTS = ("usdx_log_dirs", "usdx_backup_dirs")
+# A container mount at one of these destinations is a database data directory on the host.
+DB_DATA_DESTINATIONS = ("/var/lib/postgresql", "/var/lib/mysql", "/data/db")
+
+
+def _inside(path: str, tree: str) -> bool:
+    return path == tree or path.startswith(tree.rstrip("/") + "/")
+
+
+def _int_var(options: Mapping[str, t.Any], key: str, low: int, high: int) -> int:
+    value = options.get(key)
+    number = as_number(value) if not isinstance(value, bool) else None
+    if number is None or number != int(number) or not low <= number <= high:
+        raise AnsibleFilterError(f"{key} must be an integer from {low} to {high}, got {show(value)}")
+    return int(number)
+
+
+def _dir_list(options: Mapping[str, t.Any], key: str) -> list[str]:
+    value = options.get(key)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise AnsibleFilterError(f"{key} must be a list of absolute directory paths, got {show(value)}")
+    result = []
+    for item in value:
+        norm = posixpath.normpath(item) if item else ""
+        if not item.startswith("/") or item.startswith("//") or (norm != item and item != "/"):
+            raise AnsibleFilterError(f"{key}: {show(item)} is not a normalized absolute path (no '..', '.', '//')")
+        result.append(norm)
+    return result
+
+
+def check_options(options: t.Any) -> dict[str, t.Any]:
+    """The role's variables, checked: raise AnsibleFilterError naming the first bad one."""
+    if not isinstance(options, Mapping):
+        raise AnsibleFilterError(f"{NAME}: options must be a dict, got {show(options)}")
+    threshold = options.get("disk_full_threshold_percent")
+    number = as_number(threshold) if not isinstance(threshold, bool) else None
+    if number is None or not 0 < number <= 100:
+        raise AnsibleFilterError(f"disk_full_threshold_percent must be a number > 0 and <= 100, got {show(threshold)}")
+    opts: dict[str, t.Any] = {
+        "threshold_percent": float(number),
+        "log_max_age_days": _int_var(options, "disk_full_log_max_age_days", 1, 36500),
+        "backup_max_age_days": _int_var(options, "disk_full_backup_max_age_days", 1, 36500),
+        "keep_backups": _int_var(options, "disk_full_keep_backups", 1, 100000),
+        "allow_unused_images": options.get("disk_full_allow_unused_images", False),
+        "project": options.get("usdx_compose_project_name"),
+        "db_data_dirs": _dir_list(options, "disk_full_db_data_dirs"),
+    }
+    if not isinstance(opts["allow_unused_images"], bool):
+        raise AnsibleFilterError(f"disk_full_allow_unused_images must be true or false, got {show(opts['allow_unused_images'])}")
+    if not isinstance(opts["project"], str) or not opts["project"]:
+        raise AnsibleFilterError(f"usdx_compose_project_name must be a non-empty string, got {show(opts['project'])}")
+    for key in DIR_LISTS:
+        dirs = _dir_list(options, key)
+        for directory in dirs:
+            if directory in SYSTEM_PATHS or any(_inside(directory, tree) for tree in SYSTEM_TREES):
+                raise AnsibleFilterError(f"{key}: {directory} is / or a system path; accepted: a directory of the "
+                                         "project's own, outside " + ", ".join(sorted(SYSTEM_PATHS | set(SYSTEM_TREES))))
+            for data_dir in opts["db_data_dirs"]:
+                if _inside(directory, data_dir) or _inside(data_dir, directory):
+                    raise AnsibleFilterError(f"{key}: {directory} overlaps the database data directory {data_dir} "
+                                             "(disk_full_db_data_dirs): accepted: a directory outside it")
+        opts[key] = dirs
+    return opts
+
+
+def _dict(value: t.Any) -> Mapping[str, t.Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: t.Any) -> list[t.Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _int(value: t.Any) -> int:
+    number = as_number(value)
+    return int(number) if number is not None and not isinstance(value, bool) else 0
+
+
+def _epoch(iso: t.Any) -> int | None:
+    try:
+        return int(datetime.datetime.fromisoformat(str(iso)).timestamp())
+    except ValueError:
+        return None
+
+
+def diagnosis_problem(usage: Mapping[str, t.Any]) -> str | None:
+    """Why the disk diagnosis cannot be acted on, or None."""
+    if not usage:
+        return "the disk diagnosis (disk_usage_info) returned nothing"
+    if usage.get("failed"):
+        timed = " (timed out)" if usage.get("timed_out") else ""
+        return f"the disk diagnosis failed{timed}: {show(usage.get('msg'))}"
+    if _list(usage.get("partial")):
+        return "the disk diagnosis is partial: " + "; ".join(show(p) for p in _list(usage["partial"]))
+    if not _list(usage.get("paths")) or any(_dict(p).get("error") for p in _list(usage.get("paths"))):
+        return "the disk diagnosis could not measure every filesystem"
+    return None
+
+
+def _dir_problem(directory: str, dirs: Mapping[str, t.Any]) -> str | None:
+    info = _dict(_dict(dirs.get(directory)).get("stat"))
+    if not info.get("exists"):
+        return f"{directory} does not exist"
+    if info.get("islnk"):
+        return f"{directory} is a symbolic link: not followed"
+    if not info.get("isdir"):
+        return f"{directory} is not a directory"
+    return None
+
+
+def _files(usage: Mapping[str, t.Any], section: str, dirs_key: str, opts: Mapping[str, t.Any],
+           dirs: Mapping[str, t.Any], kept: list[dict[str, t.Any]], skipped: list[str]) -> list[dict[str, t.Any]]:
+    """The old files of one section (logs or backups) that may be deleted."""
+    category = "logs" if section == "logs" else "backups"
+    entries = {str(_dict(e).get("path")): _dict(e) for e in _list(_dict(usage.get(section)).get("dirs"))}
+    planned = []
+    for directory in opts[dirs_key]:
+        problem = _dir_problem(directory, dirs)
+        entry = entries.get(directory)
+        if entry is None:
+            skipped.append(f"{directory}: not in the diagnosis")
+            continue
+        if problem:
+            skipped.append(problem)
+            continue
+        dev = _dict(_dict(dirs[directory]).get("stat")).get("dev")
+        old = sorted((_dict(f) for f in _list(entry.get("old_files"))), key=lambda f: (str(f.get("mtime")), str(f.get("path"))))
+        keep_old = 0
+        if category == "backups":
+            # Backups newer than the age limit are not in old_files; the newest N are kept whatever their age.
+            recent = max(0, _int(entry.get("file_count")) - len(old))
+            keep_old = max(0, opts["keep_backups"] - recent)
+        for index, item in enumerate(old):
+            path = str(item.get("path"))
+            if keep_old and index >= len(old) - keep_old:
+                kept.append({"path": path, "why": f"one of the newest {opts['keep_backups']} backups"})
+            elif item.get("newest"):
+                kept.append({"path": path, "why": "the newest backup of its directory"})
+            elif "\\" in path or not path.isprintable():
+                kept.append({"path": path, "why": "name not printable: left for a human"})
+            elif not path.startswith(directory + "/") or ".." in path.split("/"):
+                kept.append({"path": path, "why": f"not inside {directory}"})
+            elif _epoch(item.get("mtime")) is None:
+                kept.append({"path": path, "why": "modification time unreadable"})
+            else:
+                planned.append({"path": path, "category": category, "size": _int(item.get("size")),
+                                "mtime": _epoch(item.get("mtime")), "age_days": item.get("age_days"),
+                                "dir": directory, "dev": dev})
+    return planned
+
+
+def _images(docker: Mapping[str, t.Any], opts: Mapping[str, t.Any]) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
+    """Images to remove and images protected (current and previous release of every service of the project)."""
+    containers = [_dict(c) for c in _list(docker.get("containers"))]
+    images = [_dict(i) for i in _list(docker.get("images"))]
+    used = {str(c.get("ImageID")) for c in containers}
+    protected: dict[str, str] = {}
+    by_service: dict[str, list[Mapping[str, t.Any]]] = {}
+    for image in images:
+        labels = _dict(image.get("Labels"))
+        if labels.get(PROJECT_LABEL) == opts["project"] and labels.get(SERVICE_LABEL):
+            by_service.setdefault(str(labels[SERVICE_LABEL]), []).append(image)
+    for container in containers:
+        labels = _dict(container.get("Labels"))
+        if labels.get(PROJECT_LABEL) != opts["project"]:
+            continue
+        current = str(container.get("ImageID"))
+        protected[current] = f"current release of service {show(labels.get(SERVICE_LABEL))}"
+        created = next((_int(i.get("Created")) for i in images if i.get("Id") == current), None)
+        older = [i for i in by_service.get(str(labels.get(SERVICE_LABEL)), [])
+                 if i.get("Id") != current and created is not None and _int(i.get("Created")) <= created]
+        if older:
+            previous = max(older, key=lambda i: (_int(i.get("Created")), str(i.get("Id"))))
+            protected.setdefault(str(previous.get("Id")), f"previous release of service {show(labels.get(SERVICE_LABEL))}")
+    remove, kept = [], []
+    for image in sorted(images, key=lambda i: str(i.get("Id"))):
+        image_id = str(image.get("Id"))
+        tags = [str(tag) for tag in _list(image.get("RepoTags")) if tag != "<none>:<none>"]
+        view = {"id": image_id, "tags": tags, "size": _int(image.get("Size"))}
+        if image_id in protected:
+            kept.append(dict(view, why=protected[image_id]))
+        elif image_id in used or _int(image.get("Containers")) > 0:
+            kept.append(dict(view, why="used by a container"))
+        elif tags and not opts["allow_unused_images"]:
+            continue
+        else:
+            remove.append(dict(view, why="dangling" if not tags else "unused (disk_full_allow_unused_images)"))
+    return remove, kept
+
+
+def db_data_mounts(docker: Mapping[str, t.Any]) -> list[str]:
+    """Host directories that containers mount as a database data directory (C(/var/lib/postgresql/data), ...)."""
+    found = set()
+    for container in _list(docker.get("containers")):
+        for mount in _list(_dict(container).get("Mounts")):
+            mount = _dict(mount)
+            source, destination = mount.get("Source"), str(mount.get("Destination", ""))
+            if isinstance(source, str) and source.startswith("/") and any(_inside(destination, d) for d in DB_DATA_DESTINATIONS):
+                found.add(posixpath.normpath(source))
+    return sorted(found)
+
+
+def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None) -> dict[str, t.Any]:
+    """What to delete and prune; see the module docstring."""
+    opts = check_options(options)
+    usage, dirs = _dict(usage), _dict(dirs)
+    discovered = db_data_mounts(_dict(docker)) if docker is not None else []
+    opts["db_data_dirs"] = sorted(set(opts["db_data_dirs"]) | set(discovered))
+    result: dict[str, t.Any] = {
+        "refused": [], "act": False, "full": [], "delete": [], "kept": [], "skipped": [],
+        "images_remove": [], "images_kept": [], "prune_containers": False, "prune_build_cache": False,
+        "predicted": {"logs": 0, "backups": 0, "images": 0, "containers": 0, "build_cache": 0},
+        "filesystems": [],
+        "docker_before": {k: v for k, v in _dict(usage.get("docker")).items() if isinstance(v, Mapping)},
+    }
+    problem = diagnosis_problem(usage)
+    if problem:
+        result["refused"].append(problem)
+    if docker is not None and (_dict(docker).get("failed") or not _dict(docker).get("can_talk_to_docker", True)):
+        result["refused"].append(f"the Docker listing failed: {show(_dict(docker).get('msg'))}")
+    for key in DIR_LISTS:
+        for directory in opts[key]:
+            for data_dir in discovered:
+                if _inside(directory, data_dir) or _inside(data_dir, directory):
+                    result["refused"].append(f"{key}: {directory} overlaps {data_dir}, which a container mounts "
+                                             "as a database data directory")
+    result["db_data_dirs"] = opts["db_data_dirs"]
+    paths = [_dict(p) for p in _list(usage.get("paths"))]
+    result["full"] = [str(p.get("path")) for p in paths if p.get("over_threshold")
+                      or _int(p.get("percent_used")) >= opts["threshold_percent"]]
+    result["act"] = not result["refused"] and bool(result["full"])
+    if result["act"]:
+        kept, skipped = result["kept"], result["skipped"]
+        result["delete"] = (_files(usage, "logs", "usdx_log_dirs", opts, dirs, kept, skipped)
+                            + _files(usage, "backups", "usdx_backup_dirs", opts, dirs, kept, skipped))
+        if docker is not None:
+            result["images_remove"], result["images_kept"] = _images(_dict(docker), opts)
+            kinds = _dict(usage.get("docker"))
+            result["prune_containers"] = _int(_dict(kinds.get("containers")).get("reclaimable_bytes")) > 0 or any(
+                _dict(c).get("State") == "exited" for c in _list(_dict(docker).get("containers")))
+            result["prune_build_cache"] = _int(_dict(kinds.get("build_cache")).get("reclaimable_bytes")) > 0
+            result["predicted"]["containers"] = _int(_dict(kinds.get("containers")).get("reclaimable_bytes"))
+            result["predicted"]["build_cache"] = _int(_dict(kinds.get("build_cache")).get("reclaimable_bytes"))
+            result["predicted"]["images"] = sum(i["size"] for i in result["images_remove"])
+    for category in ("logs", "backups"):
+        result["predicted"][category] = sum(f["size"] for f in result["delete"] if f["category"] == category)
+    for path in paths:
+        freed = sum(f["size"] for f in result["delete"] if _inside(f["path"], str(path.get("mount_point") or "/")))
+        total, free = _int(path.get("total_bytes")), _int(path.get("free_bytes"))
+        used = _int(path.get("used_bytes"))
+        usable = used + free
+        result["filesystems"].append({
+            "path": str(path.get("path")), "total_bytes": total, "free_bytes": free,
+            "percent_used": path.get("percent_used"),
+            "predicted_free_bytes": free + freed,
+            "predicted_percent_used": round(100.0 * (used - freed) / usable, 1) if usable > 0 else None,
+        })
+    result["changes"] = bool(result["delete"] or result["images_remove"] or result["prune_containers"]
+                             or result["prune_build_cache"])
+    result["report"] = report(result, opts)
+    return result
+
+
+def report(result: Mapping[str, t.Any], opts: Mapping[str, t.Any]) -> list[str]:
+    if result["refused"]:
+        return ["REFUSED: " + r for r in result["refused"]] + ["Nothing will be deleted or pruned."]
+    lines = [f"{f['path']}: {f['percent_used']}% used, {f['free_bytes']} bytes free; predicted after the file "
+             f"clean-up: {f['predicted_percent_used']}% used, {f['predicted_free_bytes']} bytes free"
+             for f in result["filesystems"]]
+    if not result["act"]:
+        return lines + [f"HEALTHY: no filesystem is at or over {opts['threshold_percent']}%; nothing to do."]
+    predicted = result["predicted"]
+    lines += [f"DELETE {f['category']}: {f['path']} ({f['size']} bytes, {f['age_days']} days old)" for f in result["delete"]]
+    lines += [f"KEEP: {k['path']} ({k['why']})" for k in result["kept"]]
+    lines += [f"SKIP: {s}" for s in result["skipped"]]
+    lines += [f"REMOVE image {i['id'][:19]} {i['tags'] or '<untagged>'} ({i['size']} bytes, {i['why']})" for i in result["images_remove"]]
+    lines += [f"KEEP image {i['id'][:19]} {i['tags'] or '<untagged>'} ({i['why']})" for i in result["images_kept"]]
+    if result["prune_containers"]:
+        lines.append(f"PRUNE stopped containers not of project {opts['project']}")
+    if result["prune_build_cache"]:
+        lines.append("PRUNE the build cache")
+    lines.append("PREDICTED bytes freed: " + ", ".join(f"{k} {v}" for k, v in predicted.items())
+                 + " (images and containers are upper bounds: a layer shared with a kept image stays, and docker's"
+                 " reclaimable containers include the project's stopped ones, which are kept)")
+    lines.append("NEVER TOUCHED (database data): " + (", ".join(opts["db_data_dirs"]) or "none known"))
+    return lines
+
+
+def recheck(planned: t.Any, stats: t.Any) -> dict[str, t.Any]:
+    """Which planned files are still exactly what was planned (C(stat) follow=false results, one per file)."""
+    by_path = {}
+    for item in _list(_dict(stats).get("results")):
+        item = _dict(item)
+        by_path[str(item.get("item", {}).get("path") if isinstance(item.get("item"), Mapping) else item.get("item"))] = _dict(item.get("stat"))
+    confirmed, changed = [], []
+    for entry in (_dict(p) for p in _list(planned)):
+        info = by_path.get(str(entry.get("path")), {})
+        if not info.get("exists"):
+            why = "gone"
+        elif info.get("islnk") or not info.get("isreg"):
+            why = "no longer a regular file"
+        elif int(as_number(info.get("mtime")) or -1) != entry.get("mtime"):
+            why = "modified since the plan"
+        elif info.get("dev") != entry.get("dev"):
+            why = "no longer on the filesystem of its directory"
+        elif _int(info.get("size")) != entry.get("size"):
+            why = "size changed since the plan"
+        else:
+            confirmed.append(entry)
+            continue
+        changed.append({"path": entry.get("path"), "why": why})
+    return {"confirmed": confirmed, "left": changed}
+
+
+def outcome(plan_result: t.Any, deleted: t.Any, after: t.Any, options: t.Any) -> dict[str, t.Any]:
+    """What the clean-up freed per category against the plan, and whether every filesystem is below the threshold.
+
+    O(after) is M(usdx.incident.disk_usage_info) run again; a failed or unmeasured one is not healthy.
+    """
+    opts = check_options(options)
+    plan_result, after = _dict(plan_result), _dict(after)
+    predicted = _dict(plan_result.get("predicted"))
+    deleted = [_dict(d) for d in _list(deleted)]
+    freed = {category: sum(_int(d.get("size")) for d in deleted if d.get("category") == category)
+             for category in ("logs", "backups")}
+    before_docker = {k: _int(_dict(v).get("size_bytes")) for k, v in _dict(plan_result.get("docker_before")).items()}
+    after_docker = _dict(after.get("docker"))
+    for kind, key in (("images", "images"), ("containers", "containers"), ("build_cache", "build_cache")):
+        freed[kind] = max(0, before_docker.get(key, 0) - _int(_dict(after_docker.get(key)).get("size_bytes"))) \
+            if before_docker else 0
+    lines = [f"FREED {k}: {freed[k]} bytes (predicted {_int(predicted.get(k))})" for k in freed]
+    before = {str(f.get("path")): _dict(f) for f in _list(plan_result.get("filesystems"))}
+    problem = None if not after.get("failed") else f"the measurement after the clean-up failed: {show(after.get('msg'))}"
+    measured = [_dict(p) for p in _list(after.get("paths"))]
+    if not measured and problem is None:
+        problem = "the measurement after the clean-up returned no filesystem"
+    still_full = []
+    for path in measured:
+        name = str(path.get("path"))
+        free_before = _int(before.get(name, {}).get("free_bytes"))
+        lines.append(f"{name}: {path.get('percent_used')}% used, {_int(path.get('free_bytes'))} bytes free "
+                     f"(+{_int(path.get('free_bytes')) - free_before} bytes; predicted "
+                     f"{before.get(name, {}).get('predicted_percent_used')}%)")
+        if path.get("error") or path.get("over_threshold") or as_number(path.get("percent_used")) is None \
+                or float(as_number(path.get("percent_used")) or 0) >= opts["threshold_percent"]:
+            still_full.append(f"{name} is {path.get('percent_used')}% used ({_int(path.get('free_bytes'))} of "
+                              f"{_int(path.get('total_bytes'))} bytes free, threshold {opts['threshold_percent']}%)")
+    healthy = problem is None and not still_full
+    if problem:
+        summary = f"NOT VERIFIED: {problem}"
+    elif still_full:
+        summary = ("VOLUME NEEDS EXTENDING: " + "; ".join(still_full)
+                   + " after the safe clean-up; escalate: extend the volume or free space by hand.")
+    else:
+        summary = f"every filesystem is below {opts['threshold_percent']}%"
+    return {"healthy": healthy, "freed": freed, "predicted": dict(predicted), "summary": summary,
+            "report": lines + [summary]}
