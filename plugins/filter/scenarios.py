@@ -124,7 +124,8 @@ def links_of(view: Findings, ev: Evidence) -> dict[str, set[str]]:
         # The API fails on the database, or its own errors name the exhaustion: then even the API's own container
         # having crashed (from it) is an effect. A crashed db or redis is not.
         answered_on_db = view.postgres and view.postgres["exhausted"] and _judge.api_fails_on_db(view) and not down
-        crashed_from_it = _judge.api_reports_exhaustion(view) and set(down) <= set(API_SERVICES)
+        crashed_from_it = (_judge.api_reports_exhaustion(view) and set(down) <= set(API_SERVICES)
+                           and _judge.database_under_pressure(view))
         if answered_on_db or crashed_from_it:
             links["db_connections_exhausted"].add("api_unavailable")
     if _judge.not_running(view, API_SERVICES) or (api and not api["healthy"] and not api["answered"]):

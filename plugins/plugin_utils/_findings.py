@@ -253,6 +253,9 @@ class Findings:
         exhausted = self._flag("postgres", doc, "exhausted")
         if exhausted is None:
             exhausted = bool(_runbook.TOO_MANY_CONNECTIONS.search(error or ""))
+        role_uses = [self._field("postgres", role, "use_percent", "postgres.role_limits[].use_percent")
+                     for role in (doc.get("role_limits") if is_list(doc.get("role_limits")) else [])
+                     if isinstance(role, Mapping)]
         return {
             "available": available is not False,
             "error": error,
@@ -260,6 +263,8 @@ class Findings:
             "connections": None if total is None else int(total),
             "max_connections": None if maximum is None else int(maximum),
             "use_percent": use,
+            # The fullest login role against its own CONNECTION LIMIT (pg_activity_info's role_limits).
+            "role_use_percent": max((u for u in role_uses if u is not None), default=None),
             "waiting_locks": self._count(doc, "waiting_locks"),
             "idle_in_transaction": self._count(doc, "idle_in_transaction"),
         }

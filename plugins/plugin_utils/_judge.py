@@ -37,6 +37,19 @@ def api_reports_exhaustion(view: Findings) -> bool:
     return api_says or logs_say
 
 
+def database_under_pressure(view: Findings) -> bool:
+    """Whether the database now is short of connections, or cannot be said not to be (no postgres check).
+
+    Log lines naming the exhaustion may be minutes old: they explain a crashed API only while the database still
+    is out of slots, refuses them, or is near the server's or a role's limit.
+    """
+    pg = view.postgres
+    if pg is None:
+        return True
+    uses = [u for u in (pg["use_percent"], pg["role_use_percent"]) if u is not None]
+    return pg["exhausted"] or not pg["available"] or any(u >= view.opts["pg_high_percent"] for u in uses)
+
+
 def api_down_only_for_chain(view: Findings) -> bool:
     """The API answers but its health fails only because of the chain (an external dependency)."""
     api = view.api

@@ -166,13 +166,25 @@ def test_cause_outranks_effect(changes, cause, effects):
         (lambda f: (db_exhausted(f), api_down(f), f["logs"].update(causes={"out_of_memory": {"count": 1, "services": ["indexer"]}})),),
         # Redis is gone too: the exhaustion does not explain a missing redis.
         (indexer_crashed_by_exhaustion, lambda f: f["services"]["services"]["redis"].update(running=False, state="exited")),
+        # The logs remember an exhaustion of minutes ago, the database has slots again: the crash is its own problem.
+        (api_down, lambda f: f["logs"].update(causes={"db_connections_exhausted": {"count": 11, "services": ["indexer", "db"]}})),
     ],
-    ids=["crash-without-exhaustion-in-api-errors", "other-critical-service-down"],
+    ids=["crash-without-exhaustion-in-api-errors", "other-critical-service-down", "exhaustion-only-in-stale-logs"],
 )
 def test_exhaustion_does_not_explain_what_it_cannot_cause(changes):
     ranked = rank_scenarios(apply(*changes))
     exhaustion = [r for r in ranked if r["scenario"] == "db_connections_exhausted"][0]
     assert "api_unavailable" not in exhaustion["explains"]
+    assert ranked[0]["scenario"] != "db_connections_exhausted", [(r["scenario"], r["score"]) for r in ranked]
+
+
+def test_a_role_at_its_own_limit_keeps_logged_exhaustion_the_cause_of_a_crash():
+    """The indexer crashed and released its slots: the server has room, the application role is still near its limit."""
+    findings = apply(exhaustion_only_in_the_api_logs)
+    findings["postgres"] = {"is_available": True, "exhausted": False, "use_percent": 65.0,
+                            "role_limits": [{"user": "usdx", "limit": 15, "connections": 13, "use_percent": 86.7}]}
+    ranked = rank_scenarios(findings)
+    assert ranked[0]["scenario"] == "db_connections_exhausted" and "api_unavailable" in ranked[0]["explains"]
 
 
 # ----------------------------------------------------------------------------------------- incomplete triage
