@@ -40,15 +40,24 @@ engine: ## install and start the Docker engine and the Compose plugin if missing
 setup: venv collection-link engine ## everything the demo and the tests need
 
 .PHONY: demo
-demo: sandbox-up ## break the sandbox for real, triage it, remediate it, triage again
-	@echo; echo "=== 1/4 Break it: the indexer process dies (runbook scenario 'API Unavailable')"
+demo: sandbox-up ## break the sandbox for real twice, triage it, remediate it, triage again
+	@echo; echo "=== 1/8 Break it: the indexer process dies (runbook scenario 'API Unavailable')"
 	sandbox/sandbox.sh fault api-down
-	@echo; echo "=== 2/4 Triage, read-only: what is broken, severity, likely scenario, data at risk"
+	@echo; echo "=== 2/8 Triage, read-only: what is broken, severity, likely scenario, users affected, data at risk"
 	$(BIN)/ansible-playbook playbooks/triage.yml
-	@echo; echo "=== 3/4 Remediate with usdx.incident.api_unavailable: diagnose, fix, verify"
+	@echo; echo "=== 3/8 Remediate with usdx.incident.api_unavailable: diagnose, plan, fix, verify"
 	$(BIN)/ansible-playbook playbooks/api_unavailable.yml
-	@echo; echo "=== 4/4 Triage again"
+	@echo; echo "=== 4/8 Triage again"
 	$(BIN)/ansible-playbook playbooks/triage.yml
+	@echo; echo "=== 5/8 Break it again: a leaking pool holds every connection of the application role"
+	sandbox/sandbox.sh fault db-connections
+	@echo; echo "=== 6/8 Triage: the database is the cause, the API's 503 its effect"
+	$(BIN)/ansible-playbook playbooks/triage.yml
+	@echo; echo "=== 7/8 Remediate with usdx.incident.db_connections_exhausted (idle past 5 s here; the runbook's 5 minutes in production)"
+	$(BIN)/ansible-playbook playbooks/db_connections_exhausted.yml -e db_connections_exhausted_idle_threshold=5
+	@echo; echo "=== 8/8 Triage again"
+	$(BIN)/ansible-playbook playbooks/triage.yml
+	sandbox/sandbox.sh fault clear
 	@echo; echo "Findings documents: build/findings/. Stop the sandbox with: make sandbox-down"
 
 .PHONY: sandbox-up
