@@ -179,9 +179,17 @@ class DockerCli:
         return found
 
     def service_containers(self) -> dict[str, list[dict[str, t.Any]]]:
-        """Inspect data of the project's containers, keyed by compose service name."""
+        """Inspect data of the project's containers, keyed by compose service name.
+
+        An empty listing, or containers gone between listing and inspecting, are read once more before they are
+        believed: compose swapping a container, or a daemon answer caught mid-change, must not report a running
+        stack as gone.
+        """
+        containers = self.inspect(self.project_container_ids())
+        if not containers or self.vanished:
+            containers = self.inspect(self.project_container_ids())
         services: dict[str, list[dict[str, t.Any]]] = {}
-        for container in self.inspect(self.project_container_ids()):
+        for container in containers:
             labels = (container.get("Config") or {}).get("Labels") or {}
             name = labels.get(COMPOSE_SERVICE_LABEL) or str(container.get("Name") or container["Id"]).lstrip("/")
             services.setdefault(str(name), []).append(container)

@@ -138,6 +138,11 @@ class Findings:
         if partial:
             for reason in partial if is_list(partial) else [partial]:
                 self._unreadable(key, text(reason))
+        vanished = doc.get("vanished")
+        if vanished:
+            # Containers listed and gone before they could be read: what they were is not known.
+            names = ", ".join(text(v)[:12] for v in (vanished if is_list(vanished) else [vanished]))
+            self._unreadable(key, f"containers vanished while being read: {names}")
         return doc
 
     def _expected(self, findings: Mapping, sections: Mapping[str, Mapping | None]) -> None:

@@ -364,3 +364,12 @@ def test_users_do_not_change_the_severity():
 
 def test_filter_map():
     assert FilterModule().filters() == {"severity": severity}
+
+
+def test_containers_that_vanished_while_read_make_the_triage_incomplete():
+    findings = apply()
+    findings["services"]["vanished"] = ["0123456789abcdef0123"]
+    verdict = severity(findings)
+    assert verdict["complete"] is False
+    assert verdict["incomplete"][0]["check"] == "services" and "vanished" in verdict["incomplete"][0]["reason"]
+    assert verdict["level"] in ("P0", "P1")

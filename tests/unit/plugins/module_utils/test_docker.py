@@ -238,6 +238,39 @@ def test_logs_command(fake_docker):
     assert fake.calls[0][0] == ["/usr/bin/docker", "logs", "--timestamps", "--tail", "500", "--since", "10m", "cid"]
 
 
+def _answers_in_turn(*answers):
+    """A fake docker answer that gives each of C(answers) in turn, then the last one again."""
+    calls = []
+
+    def answer(_args, _kwargs):
+        calls.append(1)
+        return answers[min(len(calls), len(answers)) - 1]
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("listings", "inspections"),
+    [
+        ([(0, "", ""), (0, "cbe0\n0c48\n", "")], None),
+        ([(0, "cbe0\n0c48\n", "")], [(1, "[]", "Error: No such object: cbe0\nError: No such object: 0c48\n"), None]),
+    ],
+    ids=["empty-listing-read-again", "vanished-read-again"],
+)
+def test_service_containers_reads_a_gone_stack_twice_before_believing_it(fake_docker, fixture_text, listings, inspections):
+    inspect = (0, fixture_text("docker/inspect_running_unhealthy_and_exited.json"), "")
+    inspections = [inspect if answer is None else answer for answer in (inspections or [inspect])]
+    fake = fake_docker({("ps",): _answers_in_turn(*listings), ("container", "inspect"): _answers_in_turn(*inspections)})
+    client = DockerCli(_Module(fake), "docker", "rectest")
+    assert sorted(client.service_containers()) == ["crasher", "worker"]
+    assert len(fake.called("ps")) == 2
+
+
+def test_a_stack_that_is_really_gone_is_read_twice_and_reported_empty(fake_docker):
+    fake = fake_docker({("ps",): (0, "", "")})
+    assert DockerCli(_Module(fake), "docker", "rectest").service_containers() == {}
+    assert len(fake.called("ps")) == 2
+
+
 def test_service_containers_groups_recorded_inspect(fake_docker, fixture_text):
     inspect = fixture_text("docker/inspect_running_unhealthy_and_exited.json")
     fake = fake_docker({("ps",): (0, "cbe0\n0c48\n", ""), ("container", "inspect"): (0, inspect, "")})
