@@ -27,10 +27,9 @@ mkdir -p "$dest"
 # Collections the content imports code from (module_utils) must sit in the same collection root:
 # copy them from the ansible bundle the venv has, as `ansible-galaxy collection install -p` would.
 bundle=$("$venv_bin/python" -c 'import ansible.release, os; print(os.path.join(os.path.dirname(os.path.dirname(ansible.release.__file__)), "ansible_collections"))')
-for dependency in community/postgresql; do
-  mkdir -p "$(dirname "$dest")/../$dependency"
-  cp -a "$bundle/$dependency/." "$(dirname "$dest")/../$dependency/"
-done
+dependency_dest="$(dirname "$dest")/../community/postgresql"
+mkdir -p "$dependency_dest"
+cp -a "$bundle/community/postgresql/." "$dependency_dest/"
 
 cd "$dest"
 exec "$venv_bin/ansible-test" sanity --local --python 3.11 --color no "$@"
