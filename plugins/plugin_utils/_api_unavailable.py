@@ -44,7 +44,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.usdx.incident.plugins.module_utils import _runbook
 from ansible_collections.usdx.incident.plugins.module_utils._docker import parse_docker_time
 from ansible_collections.usdx.incident.plugins.module_utils._redact import redact_text, redact_url
-from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_number, show
+from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_mapping, as_number, show
 
 NAME = "api_unavailable_plan"
 ACTIONS = ("start", "restart", "none", "refuse")
@@ -130,10 +130,6 @@ def _http_url(url: t.Any) -> bool:
 # ------------------------------------------------------------------------------------ reading host data
 
 
-def _dict(value: t.Any) -> Mapping[str, t.Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _text(value: t.Any, limit: int = 300) -> str:
     text = redact_text("" if value is None else str(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -166,7 +162,7 @@ def check_problem(name: str, doc: t.Any) -> str | None:
 
 def probe_view(doc: t.Any) -> dict[str, t.Any]:
     """An C(api)/C(webapp) result (triage_info's, or uri's) judged by THE /health rule."""
-    doc = _dict(doc)
+    doc = as_mapping(doc)
     status = doc.get("status", doc.get("status_code"))
     verdict = _runbook.health_verdict(status, doc.get("json"))
     return {
@@ -192,7 +188,7 @@ def describe_probe(view: Mapping[str, t.Any]) -> str:
 
 def container_view(name: str, doc: t.Any) -> dict[str, t.Any]:
     """The fields of one compose_service_info service the decision and the report use."""
-    doc = _dict(doc)
+    doc = as_mapping(doc)
     health = doc.get("health")
     return {
         "service": name,
@@ -249,16 +245,16 @@ def log_errors(logs: Mapping[str, t.Any], services: Sequence[str], levels: Seque
     """Per service: line counts of the chosen levels, the most frequent signatures of those levels, the known causes."""
     found = {}
     for name in services:
-        doc = _dict(_dict(logs.get("services")).get(name))
+        doc = as_mapping(as_mapping(logs.get("services")).get(name))
         if not doc:
             continue
-        counts = {level: n for level, n in _dict(doc.get("by_level")).items() if level in levels and isinstance(n, int) and n}
+        counts = {level: n for level, n in as_mapping(doc.get("by_level")).items() if level in levels and isinstance(n, int) and n}
         raw_signatures = doc.get("signatures") if isinstance(doc.get("signatures"), list) else []
         signatures = [
             {key: _text(value, 500) if isinstance(value, str) else value for key, value in sig.items()}
             for sig in raw_signatures if isinstance(sig, Mapping) and sig.get("level", levels[0] if levels else None) in levels
         ][:limit]
-        causes = sorted(str(cause) for cause in _dict(doc.get("causes")))
+        causes = sorted(str(cause) for cause in as_mapping(doc.get("causes")))
         if counts or signatures or causes:
             found[name] = {"counts": counts, "signatures": signatures, "causes": causes}
     return found
@@ -285,8 +281,8 @@ class _Decider:
                 reason = "no result: the check did not run"
             if reason is not None:
                 self.incomplete.append({"check": name, "reason": reason})
-        services_doc = _dict(triage.get("services"))
-        found = _dict(services_doc.get("services"))
+        services_doc = as_mapping(triage.get("services"))
+        found = as_mapping(services_doc.get("services"))
         self.all_containers = {str(name): container_view(str(name), doc) for name, doc in found.items()}
         self.containers = {name: self.all_containers.get(name) or container_view(name, None) for name in opts["services"]}
         self.api = probe_view(triage.get("api"))
@@ -330,8 +326,8 @@ class _Decider:
         """The API container's last run logged "too many connections" (evidence older than that run is not counted)."""
         name = self.opts["api_service"]
         started = parse_docker_time(self.containers[name]["started_at"])
-        logs = _dict(_dict(_dict(self.triage.get("logs")).get("services")).get(name))
-        evidence = _dict(_dict(logs.get("causes")).get("db_connections_exhausted"))
+        logs = as_mapping(as_mapping(as_mapping(self.triage.get("logs")).get("services")).get(name))
+        evidence = as_mapping(as_mapping(logs.get("causes")).get("db_connections_exhausted"))
         seen = parse_docker_time(evidence.get("last_seen") if isinstance(evidence.get("last_seen"), str) else None)
         if started is None or seen is None or seen < started:
             return None
@@ -431,7 +427,7 @@ class _Decider:
             given = self.opts["direct"]
             if isinstance(given, Mapping) and "api" in given:
                 given = given["api"]  # the whole triage_info result: its api check
-            if given is None or _dict(given).get("skipped") is True:
+            if given is None or as_mapping(given).get("skipped") is True:
                 # The role probes this URL (triage_info check api) and asks again with the answer as O(direct).
                 self.probe_url = base
                 return "refuse", [f"{describe_probe(self.api)}; the container's own port {base} was not probed"]
@@ -502,7 +498,7 @@ def plan(triage: t.Any, options: Mapping[str, t.Any]) -> dict[str, t.Any]:
         "runbook_commands": runbook_commands,
         "commands": commands,
         "withheld": not opts["restart"] and bool(start or restart) and not refused,
-        "log_errors": log_errors(_dict(triage.get("logs")), opts["services"], opts["log_levels"], opts["log_max_lines"]),
+        "log_errors": log_errors(as_mapping(triage.get("logs")), opts["services"], opts["log_levels"], opts["log_max_lines"]),
     }
     result["summary"] = summary(result)
     result["report"] = report(result)

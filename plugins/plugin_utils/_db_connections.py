@@ -47,7 +47,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_number, show
+from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_mapping, as_number, clipped, show, whole_number
 
 NAME = "db_connections_plan"
 
@@ -112,23 +112,9 @@ def read_options(options: Mapping[str, t.Any]) -> dict[str, t.Any]:
 # ------------------------------------------------------------------------------------ reading host data
 
 
-def _dict(value: t.Any) -> Mapping[str, t.Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: t.Any, limit: int = 200) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _int(value: t.Any) -> int | None:
-    number = as_number(value)
-    return int(number) if number is not None and number == int(number) else None
-
-
 def diagnosis_problem(activity: t.Any) -> str | None:
     """Why the diagnosis of the database cannot be acted on, or None."""
-    doc = _dict(activity)
+    doc = as_mapping(activity)
     if "postgres" in doc and "connections" not in doc:  # a triage_info result: its postgres check
         doc = doc["postgres"]
         if not isinstance(doc, Mapping):
@@ -137,31 +123,31 @@ def diagnosis_problem(activity: t.Any) -> str | None:
         return "no pg_activity_info result: the diagnosis did not run"
     if doc.get("failed"):
         reason = "timed out" if doc.get("timed_out") else "failed"
-        return f"the postgres diagnosis {reason}: {_text(doc.get('msg'))}"
+        return f"the postgres diagnosis {reason}: {clipped(doc.get('msg'))}"
     if doc.get("partial"):
         reasons = doc["partial"] if isinstance(doc["partial"], list) else [doc["partial"]]
-        return "the postgres diagnosis is partial: " + "; ".join(_text(r) for r in reasons)
+        return "the postgres diagnosis is partial: " + "; ".join(clipped(r) for r in reasons)
     if doc.get("is_available") is not True:
-        detail = "timed out" if doc.get("timed_out") else _text(doc.get("error")) or "no answer"
+        detail = "timed out" if doc.get("timed_out") else clipped(doc.get("error")) or "no answer"
         return f"the database could not be queried even as the admin user: {detail}"
     return None
 
 
 def session_view(row: t.Any) -> dict[str, t.Any] | None:
     """One backend as the plan reads it; None for a row without a usable pid."""
-    row = _dict(row)
-    pid = _int(row.get("pid"))
+    row = as_mapping(row)
+    pid = whole_number(row.get("pid"))
     if pid is None or pid <= 0:
         return None
     idle = as_number(row.get("idle_seconds"))
     return {
         "pid": pid,
-        "user": _text(row.get("user")),
-        "database": _text(row.get("database")),
-        "application": _text(row.get("application")),
-        "client": _text(row.get("client_addr")) or "local socket",
-        "state": _text(row.get("state")),
-        "backend_type": _text(row.get("backend_type")),
+        "user": clipped(row.get("user")),
+        "database": clipped(row.get("database")),
+        "application": clipped(row.get("application")),
+        "client": clipped(row.get("client_addr")) or "local socket",
+        "state": clipped(row.get("state")),
+        "backend_type": clipped(row.get("backend_type")),
         "superuser": row.get("superuser") is not False,  # unknown counts as superuser: never terminated
         "replication": row.get("replication") is not False,
         "own": row.get("own") is True,
@@ -226,13 +212,13 @@ def plan(activity: t.Any, sessions_doc: t.Any, options: Mapping[str, t.Any]) -> 
     problem = diagnosis_problem(activity)
     if problem:
         refused.append(problem)
-    doc = _dict(sessions_doc)
-    settings = _dict(doc.get("settings"))
-    max_connections = _int(settings.get("max_connections"))
-    reserved = _int(settings.get("reserved_connections"))
-    work_mem = _int(settings.get("work_mem_bytes"))
-    shared_buffers = _int(settings.get("shared_buffers_bytes"))
-    role_limit = _int(doc.get("role_connection_limit"))
+    doc = as_mapping(sessions_doc)
+    settings = as_mapping(doc.get("settings"))
+    max_connections = whole_number(settings.get("max_connections"))
+    reserved = whole_number(settings.get("reserved_connections"))
+    work_mem = whole_number(settings.get("work_mem_bytes"))
+    shared_buffers = whole_number(settings.get("shared_buffers_bytes"))
+    role_limit = whole_number(doc.get("role_connection_limit"))
     rows = doc.get("sessions")
     if not isinstance(rows, list) or None in (max_connections, reserved, work_mem, shared_buffers) or max_connections <= 0:
         refused.append("the session list or the server settings could not be read")
@@ -265,7 +251,7 @@ def plan(activity: t.Any, sessions_doc: t.Any, options: Mapping[str, t.Any]) -> 
         return {"server": server, "role": by_role, "scope": scope, "percent": (by_role if scope == "role" else server)["percent"]}
 
     before, after = use(False), use(True)
-    exhausted = _dict(activity).get("exhausted") is True or _dict(_dict(activity).get("postgres")).get("exhausted") is True
+    exhausted = as_mapping(activity).get("exhausted") is True or as_mapping(as_mapping(activity).get("postgres")).get("exhausted") is True
     in_trouble = exhausted or before["percent"] >= opts["use_threshold"]
     if not in_trouble or refused:
         terminate, gone, after = [], set(), before

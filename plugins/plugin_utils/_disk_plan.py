@@ -35,7 +35,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_number, show
+from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_mapping, as_number, show
 
 NAME = "disk_full_plan"
 PROJECT_LABEL = "com.docker.compose.project"
@@ -111,10 +111,6 @@ def check_options(options: t.Any) -> dict[str, t.Any]:
     return opts
 
 
-def _dict(value: t.Any) -> Mapping[str, t.Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _list(value: t.Any) -> list[t.Any]:
     return list(value) if isinstance(value, (list, tuple)) else []
 
@@ -140,13 +136,13 @@ def diagnosis_problem(usage: Mapping[str, t.Any]) -> str | None:
         return f"the disk diagnosis failed{timed}: {show(usage.get('msg'))}"
     if _list(usage.get("partial")):
         return "the disk diagnosis is partial: " + "; ".join(show(p) for p in _list(usage["partial"]))
-    if not _list(usage.get("paths")) or any(_dict(p).get("error") for p in _list(usage.get("paths"))):
+    if not _list(usage.get("paths")) or any(as_mapping(p).get("error") for p in _list(usage.get("paths"))):
         return "the disk diagnosis could not measure every filesystem"
     return None
 
 
 def _dir_problem(directory: str, dirs: Mapping[str, t.Any]) -> str | None:
-    info = _dict(_dict(dirs.get(directory)).get("stat"))
+    info = as_mapping(as_mapping(dirs.get(directory)).get("stat"))
     if not info.get("exists"):
         return f"{directory} does not exist"
     if info.get("islnk"):
@@ -160,7 +156,7 @@ def _files(usage: Mapping[str, t.Any], section: str, dirs_key: str, opts: Mappin
            dirs: Mapping[str, t.Any], kept: list[dict[str, t.Any]], skipped: list[str]) -> list[dict[str, t.Any]]:
     """The old files of one section (logs or backups) that may be deleted."""
     category = "logs" if section == "logs" else "backups"
-    entries = {str(_dict(e).get("path")): _dict(e) for e in _list(_dict(usage.get(section)).get("dirs"))}
+    entries = {str(as_mapping(e).get("path")): as_mapping(e) for e in _list(as_mapping(usage.get(section)).get("dirs"))}
     planned = []
     for directory in opts[dirs_key]:
         problem = _dir_problem(directory, dirs)
@@ -171,8 +167,8 @@ def _files(usage: Mapping[str, t.Any], section: str, dirs_key: str, opts: Mappin
         if problem:
             skipped.append(problem)
             continue
-        dev = _dict(_dict(dirs[directory]).get("stat")).get("dev")
-        old = sorted((_dict(f) for f in _list(entry.get("old_files"))), key=lambda f: (str(f.get("mtime")), str(f.get("path"))))
+        dev = as_mapping(as_mapping(dirs[directory]).get("stat")).get("dev")
+        old = sorted((as_mapping(f) for f in _list(entry.get("old_files"))), key=lambda f: (str(f.get("mtime")), str(f.get("path"))))
         keep_old = 0
         if category == "backups":
             # Backups newer than the age limit are not in old_files; the newest N are kept whatever their age.
@@ -199,17 +195,17 @@ def _files(usage: Mapping[str, t.Any], section: str, dirs_key: str, opts: Mappin
 
 def _images(docker: Mapping[str, t.Any], opts: Mapping[str, t.Any]) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
     """Images to remove and images protected (current and previous release of every service of the project)."""
-    containers = [_dict(c) for c in _list(docker.get("containers"))]
-    images = [_dict(i) for i in _list(docker.get("images"))]
+    containers = [as_mapping(c) for c in _list(docker.get("containers"))]
+    images = [as_mapping(i) for i in _list(docker.get("images"))]
     used = {str(c.get("ImageID")) for c in containers}
     protected: dict[str, str] = {}
     by_service: dict[str, list[Mapping[str, t.Any]]] = {}
     for image in images:
-        labels = _dict(image.get("Labels"))
+        labels = as_mapping(image.get("Labels"))
         if labels.get(PROJECT_LABEL) == opts["project"] and labels.get(SERVICE_LABEL):
             by_service.setdefault(str(labels[SERVICE_LABEL]), []).append(image)
     for container in containers:
-        labels = _dict(container.get("Labels"))
+        labels = as_mapping(container.get("Labels"))
         if labels.get(PROJECT_LABEL) != opts["project"]:
             continue
         current = str(container.get("ImageID"))
@@ -240,8 +236,8 @@ def db_data_mounts(docker: Mapping[str, t.Any]) -> list[str]:
     """Host directories that containers mount as a database data directory (C(/var/lib/postgresql/data), ...)."""
     found = set()
     for container in _list(docker.get("containers")):
-        for mount in _list(_dict(container).get("Mounts")):
-            mount = _dict(mount)
+        for mount in _list(as_mapping(container).get("Mounts")):
+            mount = as_mapping(mount)
             source, destination = mount.get("Source"), str(mount.get("Destination", ""))
             if isinstance(source, str) and source.startswith("/") and any(_inside(destination, d) for d in DB_DATA_DESTINATIONS):
                 found.add(posixpath.normpath(source))
@@ -251,21 +247,21 @@ def db_data_mounts(docker: Mapping[str, t.Any]) -> list[str]:
 def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None) -> dict[str, t.Any]:
     """What to delete and prune; see the module docstring."""
     opts = check_options(options)
-    usage, dirs = _dict(usage), _dict(dirs)
-    discovered = db_data_mounts(_dict(docker)) if docker is not None else []
+    usage, dirs = as_mapping(usage), as_mapping(dirs)
+    discovered = db_data_mounts(as_mapping(docker)) if docker is not None else []
     opts["db_data_dirs"] = sorted(set(opts["db_data_dirs"]) | set(discovered))
     result: dict[str, t.Any] = {
         "refused": [], "act": False, "full": [], "delete": [], "kept": [], "skipped": [],
         "images_remove": [], "images_kept": [], "prune_containers": False, "prune_build_cache": False,
         "predicted": {"logs": 0, "backups": 0, "images": 0, "containers": 0, "build_cache": 0},
         "filesystems": [],
-        "docker_before": {k: v for k, v in _dict(usage.get("docker")).items() if isinstance(v, Mapping)},
+        "docker_before": {k: v for k, v in as_mapping(usage.get("docker")).items() if isinstance(v, Mapping)},
     }
     problem = diagnosis_problem(usage)
     if problem:
         result["refused"].append(problem)
-    if docker is not None and (_dict(docker).get("failed") or not _dict(docker).get("can_talk_to_docker", True)):
-        result["refused"].append(f"the Docker listing failed: {show(_dict(docker).get('msg'))}")
+    if docker is not None and (as_mapping(docker).get("failed") or not as_mapping(docker).get("can_talk_to_docker", True)):
+        result["refused"].append(f"the Docker listing failed: {show(as_mapping(docker).get('msg'))}")
     for key in DIR_LISTS:
         for directory in opts[key]:
             for data_dir in discovered:
@@ -273,7 +269,7 @@ def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None)
                     result["refused"].append(f"{key}: {directory} overlaps {data_dir}, which a container mounts "
                                              "as a database data directory")
     result["db_data_dirs"] = opts["db_data_dirs"]
-    paths = [_dict(p) for p in _list(usage.get("paths"))]
+    paths = [as_mapping(p) for p in _list(usage.get("paths"))]
     result["full"] = [str(p.get("path")) for p in paths if p.get("over_threshold")
                       or _int(p.get("percent_used")) >= opts["threshold_percent"]]
     result["act"] = not result["refused"] and bool(result["full"])
@@ -282,13 +278,13 @@ def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None)
         result["delete"] = (_files(usage, "logs", "usdx_log_dirs", opts, dirs, kept, skipped)
                             + _files(usage, "backups", "usdx_backup_dirs", opts, dirs, kept, skipped))
         if docker is not None:
-            result["images_remove"], result["images_kept"] = _images(_dict(docker), opts)
-            kinds = _dict(usage.get("docker"))
-            result["prune_containers"] = _int(_dict(kinds.get("containers")).get("reclaimable_bytes")) > 0 or any(
-                _dict(c).get("State") == "exited" for c in _list(_dict(docker).get("containers")))
-            result["prune_build_cache"] = _int(_dict(kinds.get("build_cache")).get("reclaimable_bytes")) > 0
-            result["predicted"]["containers"] = _int(_dict(kinds.get("containers")).get("reclaimable_bytes"))
-            result["predicted"]["build_cache"] = _int(_dict(kinds.get("build_cache")).get("reclaimable_bytes"))
+            result["images_remove"], result["images_kept"] = _images(as_mapping(docker), opts)
+            kinds = as_mapping(usage.get("docker"))
+            result["prune_containers"] = _int(as_mapping(kinds.get("containers")).get("reclaimable_bytes")) > 0 or any(
+                as_mapping(c).get("State") == "exited" for c in _list(as_mapping(docker).get("containers")))
+            result["prune_build_cache"] = _int(as_mapping(kinds.get("build_cache")).get("reclaimable_bytes")) > 0
+            result["predicted"]["containers"] = _int(as_mapping(kinds.get("containers")).get("reclaimable_bytes"))
+            result["predicted"]["build_cache"] = _int(as_mapping(kinds.get("build_cache")).get("reclaimable_bytes"))
             result["predicted"]["images"] = sum(i["size"] for i in result["images_remove"])
     for category in ("logs", "backups"):
         result["predicted"][category] = sum(f["size"] for f in result["delete"] if f["category"] == category)
@@ -337,11 +333,11 @@ def report(result: Mapping[str, t.Any], opts: Mapping[str, t.Any]) -> list[str]:
 def recheck(planned: t.Any, stats: t.Any) -> dict[str, t.Any]:
     """Which planned files are still exactly what was planned (C(stat) follow=false results, one per file)."""
     by_path = {}
-    for item in _list(_dict(stats).get("results")):
-        item = _dict(item)
-        by_path[str(item.get("item", {}).get("path") if isinstance(item.get("item"), Mapping) else item.get("item"))] = _dict(item.get("stat"))
+    for item in _list(as_mapping(stats).get("results")):
+        item = as_mapping(item)
+        by_path[str(item.get("item", {}).get("path") if isinstance(item.get("item"), Mapping) else item.get("item"))] = as_mapping(item.get("stat"))
     confirmed, changed = [], []
-    for entry in (_dict(p) for p in _list(planned)):
+    for entry in (as_mapping(p) for p in _list(planned)):
         info = by_path.get(str(entry.get("path")), {})
         if not info.get("exists"):
             why = "gone"
@@ -366,20 +362,20 @@ def outcome(plan_result: t.Any, deleted: t.Any, after: t.Any, options: t.Any) ->
     O(after) is M(usdx.incident.disk_usage_info) run again; a failed or unmeasured one is not healthy.
     """
     opts = check_options(options)
-    plan_result, after = _dict(plan_result), _dict(after)
-    predicted = _dict(plan_result.get("predicted"))
-    deleted = [_dict(d) for d in _list(deleted)]
+    plan_result, after = as_mapping(plan_result), as_mapping(after)
+    predicted = as_mapping(plan_result.get("predicted"))
+    deleted = [as_mapping(d) for d in _list(deleted)]
     freed = {category: sum(_int(d.get("size")) for d in deleted if d.get("category") == category)
              for category in ("logs", "backups")}
-    before_docker = {k: _int(_dict(v).get("size_bytes")) for k, v in _dict(plan_result.get("docker_before")).items()}
-    after_docker = _dict(after.get("docker"))
+    before_docker = {k: _int(as_mapping(v).get("size_bytes")) for k, v in as_mapping(plan_result.get("docker_before")).items()}
+    after_docker = as_mapping(after.get("docker"))
     for kind, key in (("images", "images"), ("containers", "containers"), ("build_cache", "build_cache")):
-        freed[kind] = max(0, before_docker.get(key, 0) - _int(_dict(after_docker.get(key)).get("size_bytes"))) \
+        freed[kind] = max(0, before_docker.get(key, 0) - _int(as_mapping(after_docker.get(key)).get("size_bytes"))) \
             if before_docker else 0
     lines = [f"FREED {k}: {freed[k]} bytes (predicted {_int(predicted.get(k))})" for k in freed]
-    before = {str(f.get("path")): _dict(f) for f in _list(plan_result.get("filesystems"))}
+    before = {str(f.get("path")): as_mapping(f) for f in _list(plan_result.get("filesystems"))}
     problem = None if not after.get("failed") else f"the measurement after the clean-up failed: {show(after.get('msg'))}"
-    measured = [_dict(p) for p in _list(after.get("paths"))]
+    measured = [as_mapping(p) for p in _list(after.get("paths"))]
     if not measured and problem is None:
         problem = "the measurement after the clean-up returned no filesystem"
     still_full = []

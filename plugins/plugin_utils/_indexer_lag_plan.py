@@ -38,7 +38,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_number, show
+from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_mapping, as_number, clipped, show, whole_number
 
 NAME = "indexer_lag_plan"
 ESCALATION = "External: Infrastructure Provider"
@@ -80,73 +80,59 @@ def read_options(options: t.Any) -> dict[str, t.Any]:
 # ------------------------------------------------------------------------------------ reading host data
 
 
-def _dict(value: t.Any) -> Mapping[str, t.Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: t.Any, limit: int = 200) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _int(value: t.Any) -> int | None:
-    number = as_number(value)
-    return int(number) if number is not None and number == int(number) else None
-
-
 def diagnosis_problem(lag: t.Any) -> str | None:
     """Why an indexer_lag_info result cannot be acted on, or None."""
-    doc = _dict(lag)
+    doc = as_mapping(lag)
     if not doc:
         return "no indexer_lag_info result: the lag diagnosis did not run"
     if doc.get("failed") or doc.get("timed_out"):
         reason = "timed out" if doc.get("timed_out") else "failed"
-        return f"the lag diagnosis {reason}: {_text(doc.get('msg')) or 'no message'}"
+        return f"the lag diagnosis {reason}: {clipped(doc.get('msg')) or 'no message'}"
     if doc.get("partial"):
         reasons = doc["partial"] if isinstance(doc["partial"], list) else [doc["partial"]]
-        return "the lag diagnosis is partial: " + "; ".join(_text(r) for r in reasons)
+        return "the lag diagnosis is partial: " + "; ".join(clipped(r) for r in reasons)
     if doc.get("status") not in ("ok", "lagging", "stalled", "rpc_unreachable", "indexer_unreachable"):
-        return f"the lag diagnosis has no known status: {_text(doc.get('status'))!r}"
+        return f"the lag diagnosis has no known status: {clipped(doc.get('status'))!r}"
     return None
 
 
 def read_ping(ping: t.Any) -> tuple[bool | None, str]:
     """(RPC reachable from the indexer, detail) from the registered docker_container_exec result of rpc:ping;
     (None, why) when it did not run or its output says nothing readable."""
-    doc = _dict(ping)
+    doc = as_mapping(ping)
     if not doc or doc.get("skipped"):
         return None, "rpc:ping did not run (no running indexer container)"
     if doc.get("failed") and "rc" not in doc:
-        return None, f"rpc:ping could not run: {_text(doc.get('msg')) or 'no message'}"
-    rc = _int(doc.get("rc"))
-    lines = [line for line in _text(doc.get("stdout"), 10000).splitlines() if line.strip()]
+        return None, f"rpc:ping could not run: {clipped(doc.get('msg')) or 'no message'}"
+    rc = whole_number(doc.get("rc"))
+    lines = [line for line in clipped(doc.get("stdout"), 10000).splitlines() if line.strip()]
     try:
         answer = json.loads(lines[-1]) if lines else None
     except ValueError:
         answer = None
-    answer = _dict(answer)
+    answer = as_mapping(answer)
     if rc == 0 and answer.get("ok") is True:
-        return True, f"rpc:ping ok: {_text(answer.get('url'))} at block {_text(answer.get('block_number'))}"
+        return True, f"rpc:ping ok: {clipped(answer.get('url'))} at block {clipped(answer.get('block_number'))}"
     if rc not in (0, None) and answer.get("ok") is False:
-        return False, f"rpc:ping from the indexer failed: {_text(answer.get('url'))}: {_text(answer.get('error'))}"
-    return None, f"rpc:ping said nothing readable (rc {rc}): {_text(doc.get('stdout'), 120)!r}"
+        return False, f"rpc:ping from the indexer failed: {clipped(answer.get('url'))}: {clipped(answer.get('error'))}"
+    return None, f"rpc:ping said nothing readable (rc {rc}): {clipped(doc.get('stdout'), 120)!r}"
 
 
 # ------------------------------------------------------------------------------------ the decision
 
 
 def _lag_view(lag: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    rpc, indexer = _dict(lag.get("rpc")), _dict(lag.get("indexer"))
+    rpc, indexer = as_mapping(lag.get("rpc")), as_mapping(lag.get("indexer"))
     return {
-        "status": _text(lag.get("status")),
-        "lag_blocks": _int(lag.get("lag_blocks")),
+        "status": clipped(lag.get("status")),
+        "lag_blocks": whole_number(lag.get("lag_blocks")),
         "lag_seconds": as_number(lag.get("lag_seconds")),
-        "chain_head_block": _int(lag.get("chain_head_block")),
-        "last_indexed_block": _int(lag.get("last_indexed_block")),
+        "chain_head_block": whole_number(lag.get("chain_head_block")),
+        "last_indexed_block": whole_number(lag.get("last_indexed_block")),
         "catch_up_blocks_per_second": as_number(lag.get("catch_up_blocks_per_second")),
-        "eta_seconds": _int(lag.get("eta_seconds")),
-        "rpc_error": _text(rpc.get("error")) or None,
-        "indexer_error": _text(indexer.get("error")) or None,
+        "eta_seconds": whole_number(lag.get("eta_seconds")),
+        "rpc_error": clipped(rpc.get("error")) or None,
+        "indexer_error": clipped(indexer.get("error")) or None,
     }
 
 
@@ -173,7 +159,7 @@ def _rate(value: float | None) -> str:
 def plan(lag: t.Any, options: t.Any, ping: t.Any = None, polls: t.Any = None, started: t.Any = None,
          blocks: t.Any = None) -> dict[str, t.Any]:
     opts = read_options(options)
-    view = _lag_view(_dict(lag))
+    view = _lag_view(as_mapping(lag))
     refused: list[str] = []
     problem = diagnosis_problem(lag)
     if problem:
@@ -245,13 +231,13 @@ def _readings(polls: t.Any) -> tuple[list[tuple[float, int]], Mapping[str, t.Any
     last: Mapping[str, t.Any] = {}
     last_at = None
     for poll in polls if isinstance(polls, list) else []:
-        poll = _dict(poll)
+        poll = as_mapping(poll)
         at = as_number(poll.get("at"))
-        lag = _dict(poll.get("lag"))
+        lag = as_mapping(poll.get("lag"))
         if at is None:
             continue
         last, last_at = lag, at
-        blocks = _int(lag.get("lag_blocks"))
+        blocks = whole_number(lag.get("lag_blocks"))
         if diagnosis_problem(lag) is None and lag.get("status") in ("ok", "lagging", "stalled") and blocks is not None:
             readings.append((at, blocks))
     return readings, last, last_at
@@ -276,11 +262,11 @@ def progress(polls: t.Any, started: t.Any, opts: Mapping[str, t.Any]) -> dict[st
     window, limit = opts["stall_window"], opts["max_lag_blocks"]
     clock = f"{elapsed:g} s of {opts['catch_up_timeout']} s"
     if last.get("status") == "rpc_unreachable":
-        rpc_error = _text(_dict(last.get('rpc')).get('error'))
+        rpc_error = clipped(as_mapping(last.get('rpc')).get('error'))
         out.update(state="rpc_down", message=f"the chain RPC went down while waiting ({rpc_error}): ESCALATE to {ESCALATION}")
         return out
     if not readings or readings[-1][0] != last_at:
-        why = diagnosis_problem(last) or _text(_dict(last.get("indexer")).get("error")) or "no lag reported"
+        why = diagnosis_problem(last) or clipped(as_mapping(last.get("indexer")).get("error")) or "no lag reported"
         quiet_since = readings[-1][0] if readings else start
         if last_at - quiet_since >= window:
             out.update(state="not_shrinking", message=f"the indexer has not reported its lag for {last_at - quiet_since:g} s "
@@ -326,9 +312,9 @@ def progress(polls: t.Any, started: t.Any, opts: Mapping[str, t.Any]) -> dict[st
 def integrity(blocks: t.Any) -> dict[str, t.Any]:
     """Gaps and duplicates in the indexed blocks, from the role's query row (C(count), C(distinct_numbers),
     C(distinct_hashes), C(min), C(max), C(gaps) as a list of C([first missing, last missing]))."""
-    doc = _dict(blocks)
-    count, numbers, hashes = _int(doc.get("count")), _int(doc.get("distinct_numbers")), _int(doc.get("distinct_hashes"))
-    low, high = _int(doc.get("min")), _int(doc.get("max"))
+    doc = as_mapping(blocks)
+    count, numbers, hashes = whole_number(doc.get("count")), whole_number(doc.get("distinct_numbers")), whole_number(doc.get("distinct_hashes"))
+    low, high = whole_number(doc.get("min")), whole_number(doc.get("max"))
     gaps = doc.get("gaps") if isinstance(doc.get("gaps"), list) else None
     if None in (count, numbers, hashes, low, high) or gaps is None or not count:
         return {"ok": False, "message": f"the blocks table could not be judged (no rows, or an unreadable answer): {show(dict(doc))}"}
@@ -339,7 +325,7 @@ def integrity(blocks: t.Any) -> dict[str, t.Any]:
         problems.append(f"{count - hashes} duplicate block hash(es)")
     missing = (high - low + 1) - numbers
     if missing or gaps:
-        shown = ", ".join(f"{_text(g[0])}-{_text(g[1])}" if isinstance(g, list) and len(g) == 2 else _text(g) for g in gaps[:5])
+        shown = ", ".join(f"{clipped(g[0])}-{clipped(g[1])}" if isinstance(g, list) and len(g) == 2 else clipped(g) for g in gaps[:5])
         problems.append(f"{missing} block(s) missing between {low} and {high} ({shown})")
     span = f"blocks {low}..{high}, {count} rows"
     return {"ok": not problems, "count": count, "min": low, "max": high, "missing": missing,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import typing as t
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
@@ -23,6 +24,23 @@ def show(value: t.Any, limit: int = 200) -> str:
 
 def text(value: t.Any) -> str:
     return "" if value is None else str(value)
+
+
+def clipped(value: t.Any, limit: int = 200) -> str:
+    """Host text for a report line: at most C(limit) characters, cut with C(...)."""
+    result = text(value)
+    return result if len(result) <= limit else result[: limit - 3] + "..."
+
+
+def as_mapping(value: t.Any) -> Mapping[str, t.Any]:
+    """Host data read as a mapping: anything else is an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def whole_number(value: t.Any) -> int | None:
+    """An integral number (C(3), C(3.0), C("3")) as an int; None for anything else."""
+    number = as_number(value)
+    return int(number) if number is not None and number == int(number) else None
 
 
 def as_number(value: t.Any) -> float | None:
