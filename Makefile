@@ -103,5 +103,7 @@ build: venv ## build the collection tarball into build/
 test: lint sanity unit build integration molecule ## the whole suite (what CI runs)
 
 .PHONY: bench
-bench: sandbox-up ## triage wall time vs the runbook's shell commands (median of 7 runs each)
+bench: sandbox-up ## triage vs the runbook's commands; each role vs its unavoidable part (medians)
 	$(BIN)/python bench/triage_bench.py --runs 7
+	$(BIN)/python bench/api_unavailable_bench.py --runs 7
+	$(BIN)/python bench/remediation_bench.py --runs 3
