@@ -247,6 +247,9 @@ class Findings:
         available = self._flag("postgres", doc, "is_available")
         if available is None and "reachable" in doc:
             available = self._flag("postgres", doc, "reachable")
+        if available is None:
+            # Not said is not "available": the triage cannot call the database fine without it.
+            self._unreadable("postgres", "findings.postgres.is_available is missing: the database's availability is unknown")
         error = text(doc.get("error")) or None
         connections = doc.get("connections")
         total = self._field("postgres", connections, "total", "postgres.connections") if isinstance(connections, Mapping) \
@@ -410,7 +413,7 @@ class Findings:
                 return {"reachable": False, "latency_ms": None, "error": None}
             return None
         reachable = doc.get("reachable")
-        if reachable is not None and not isinstance(reachable, bool):
+        if not isinstance(reachable, bool):
             self._unreadable(check, f"findings.{check}.rpc.reachable must be true or false, got {show(reachable)}")
             reachable = None
         return {

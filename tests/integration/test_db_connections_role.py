@@ -17,12 +17,7 @@ Run: .venv/bin/pytest -m sandbox tests/integration/test_db_connections_role.py
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import pathlib
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import typing as t
@@ -31,45 +26,17 @@ import psycopg2
 import pytest
 import yaml
 
+from playbook_run import INVENTORY, REPO, PlaybookRun, run_playbook  # noqa: E402
+
 pytestmark = pytest.mark.sandbox
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "db_connections_exhausted.yml"
-INVENTORY = REPO / "inventories" / "sandbox"
-VENV_BIN = pathlib.Path(sys.executable).parent
-HOST = "sandbox"
 HOLDER_APP = "usdx-reconciler"
 SURVIVOR_APP = "usdx-survivor"
 THRESHOLD = 5
 
 
-class Run(t.NamedTuple):
-    rc: int
-    doc: dict[str, t.Any]
-    stderr: str
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return self.doc["stats"][HOST]
-
-    def task(self, suffix: str) -> dict[str, t.Any] | None:
-        """The result of the last task whose name ends with suffix, or None when it did not run."""
-        found = None
-        for play in self.doc["plays"]:
-            for task in play["tasks"]:
-                if task["task"]["name"].endswith(suffix) and HOST in task["hosts"]:
-                    found = task["hosts"][HOST]
-        return found
-
-    def failure(self) -> str:
-        for play in self.doc["plays"]:
-            for task in play["tasks"]:
-                result = task["hosts"].get(HOST, {})
-                if result.get("failed"):
-                    items = [str(i.get("msg", "")) for i in result.get("results", []) if i.get("failed")]
-                    return " | ".join([task["task"]["name"], str(result.get("msg", "")), *items])
-        raise AssertionError("no task failed")
-
+class Run(PlaybookRun):
     @property
     def plan(self) -> dict[str, t.Any]:
         return self.task("Decide what to terminate and whether to raise max_connections (db_connections_plan)")[
@@ -77,24 +44,10 @@ class Run(t.NamedTuple):
 
 
 def run_role(env: dict[str, str], check: bool = False, inventory: pathlib.Path = INVENTORY, **extra: t.Any) -> Run:
-    """The playbook with the json callback; extra variables (and the password) go through a file, never argv."""
-    with tempfile.TemporaryDirectory(prefix="usdx-dbc-") as tmp:
-        varfile = pathlib.Path(tmp, "vars.json")
-        varfile.write_text(json.dumps({"usdx_db_app_password": env["USDX_DB_PASSWORD"], **extra}))
-        proc = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK), "-e", f"@{varfile}",
-             *(["--check"] if check else [])],
-            capture_output=True, text=True, timeout=300, cwd=REPO, check=False,
-            env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-                 "ANSIBLE_NOCOLOR": "1"},
-        )
-    try:
-        doc = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"no json from ansible-playbook (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from exc
-    for secret in (env["USDX_DB_PASSWORD"], env["USDX_DB_SUPERUSER_PASSWORD"]):
-        assert secret not in proc.stdout and secret not in proc.stderr, "a password appears in the output"
-    return Run(proc.returncode, doc, proc.stderr)
+    """The playbook; the application role's password goes with the extra variables, through a file."""
+    return run_playbook(PLAYBOOK, Run, check=check, inventory=inventory,
+                        extra_vars={"usdx_db_app_password": env["USDX_DB_PASSWORD"], **extra},
+                        secrets=(env["USDX_DB_PASSWORD"], env["USDX_DB_SUPERUSER_PASSWORD"]))
 
 
 def connect(env: dict[str, str], user: str = "usdx", **kwargs: t.Any) -> t.Any:

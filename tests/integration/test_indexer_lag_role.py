@@ -18,83 +18,32 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import pathlib
 import subprocess
-import sys
-import tempfile
 import typing as t
 import urllib.request
 
 import psycopg2
 import pytest
 
+from playbook_run import REPO, PlaybookRun, run_playbook  # noqa: E402
+
 pytestmark = pytest.mark.sandbox
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "indexer_lag.yml"
-INVENTORY = REPO / "inventories" / "sandbox"
-VENV_BIN = pathlib.Path(sys.executable).parent
-HOST = "sandbox"
 SERVICES = ("db", "redis", "chain", "indexer", "webapp")
 RESTART_TASK = "Restart the indexer only (docker compose restart indexer)"
 DIAGNOSE_TASK = "Measure the lag (indexer_lag_info, runbook \"indexer lag\" log line and indexer:status)"
 
 
-class Run(t.NamedTuple):
-    rc: int
-    doc: dict[str, t.Any]
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return self.doc["stats"][HOST]
-
-    def task(self, suffix: str) -> dict[str, t.Any] | None:
-        """The result of the last task whose name ends with suffix, or None when it did not run."""
-        found = None
-        for play in self.doc["plays"]:
-            for task in play["tasks"]:
-                if task["task"]["name"].endswith(suffix) and HOST in task["hosts"]:
-                    found = task["hosts"][HOST]
-        return found
-
-    def tasks(self, suffix: str) -> list[dict[str, t.Any]]:
-        return [task["hosts"][HOST] for play in self.doc["plays"] for task in play["tasks"]
-                if task["task"]["name"].endswith(suffix) and HOST in task["hosts"]]
-
-    def failure(self) -> str:
-        for play in self.doc["plays"]:
-            for task in play["tasks"]:
-                result = task["hosts"].get(HOST, {})
-                if result.get("failed") and not result.get("ignore_errors"):
-                    items = [str(i.get("msg", "")) for i in result.get("results", []) if i.get("failed")]
-                    return " | ".join([task["task"]["name"], str(result.get("msg", "")), *items])
-        raise AssertionError("no task failed")
-
+class Run(PlaybookRun):
     @property
     def plan(self) -> dict[str, t.Any]:
         return self.task("Decide what to do (indexer_lag_plan)")["ansible_facts"]["indexer_lag__plan"]
 
 
 def run_role(env: dict[str, str], check: bool = False, **extra: t.Any) -> Run:
-    """The playbook with the json callback; extra variables go through a file."""
-    with tempfile.TemporaryDirectory(prefix="usdx-lag-") as tmp:
-        varfile = pathlib.Path(tmp, "vars.json")
-        varfile.write_text(json.dumps(extra))
-        proc = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), "-i", str(INVENTORY), str(PLAYBOOK), "-e", f"@{varfile}",
-             *(["--check"] if check else [])],
-            capture_output=True, text=True, timeout=900, cwd=REPO, check=False,
-            env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-                 "ANSIBLE_NOCOLOR": "1"},
-        )
-    try:
-        doc = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"no json from ansible-playbook (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from exc
-    for secret in (env["USDX_DB_PASSWORD"], env["USDX_DB_SUPERUSER_PASSWORD"]):
-        assert secret not in proc.stdout and secret not in proc.stderr, "a password appears in the output"
-    return Run(proc.returncode, doc)
+    return run_playbook(PLAYBOOK, Run, check=check, extra_vars=extra, timeout=900,
+                        secrets=(env["USDX_DB_PASSWORD"], env["USDX_DB_SUPERUSER_PASSWORD"]))
 
 
 def containers() -> dict[str, tuple[str, str]]:

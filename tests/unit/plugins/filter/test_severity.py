@@ -373,3 +373,19 @@ def test_containers_that_vanished_while_read_make_the_triage_incomplete():
     assert verdict["complete"] is False
     assert verdict["incomplete"][0]["check"] == "services" and "vanished" in verdict["incomplete"][0]["reason"]
     assert verdict["level"] in ("P0", "P1")
+
+
+@pytest.mark.parametrize(
+    ("path", "check"),
+    [(("postgres", "is_available"), "postgres"), (("lag", "rpc", "reachable"), "lag")],
+    ids=["postgres-availability-not-said", "rpc-reachability-not-said"],
+)
+def test_an_availability_that_is_not_said_is_not_read_as_available(path, check):
+    findings = apply()
+    section = findings
+    for key in path[:-1]:
+        section = section[key]
+    del section[path[-1]]
+    verdict = severity(findings)
+    assert verdict["complete"] is False and verdict["level"] is not None
+    assert any(entry["check"] == check and path[-1] in entry["reason"] for entry in verdict["incomplete"]), verdict["incomplete"]
