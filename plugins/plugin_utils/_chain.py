@@ -1,0 +1,334 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This plugin_utils is PRIVATE and should only be used by this collection.
+# It may change or be removed at any time without notice.
+
+"""The decisions of a severity chain, as plain functions over the triage findings and the stack's record.
+
+The dispatcher role usdx.incident.respond and the step roles wire these together; they decide nothing in Jinja.
+The chains themselves (steps, order, T+ deadlines) come from _runbook.STEPS.
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+from ansible_collections.usdx.incident.plugins.module_utils import _runbook
+from ansible_collections.usdx.incident.plugins.plugin_utils._incident import iso, parse_iso
+
+SEVERITIES = _runbook.LEVELS + ("auto",)
+# The scenario a response may be given: the runbook's four, a bad deployment (Fix option B), or the triage's pick.
+RESPONSE_SCENARIOS = tuple(_runbook.SCENARIOS) + ("bad_deployment", "auto")
+FIX_OPTIONS = ("A", "B", "C", "D", "auto")
+FIX_OPTION_TITLES = {
+    "A": "Restart services",
+    "B": "Rollback deployment",
+    "C": "Hotfix (deploy a given ref)",
+    "D": "Scale resources",
+}
+# Approval gates: business decisions and actions that can make an outage worse.
+GATES = ("contain", "rollback", "db_restart")
+STEP_STATUSES = ("ok", "changed", "skipped", "failed", "refused", "escalated")
+OUTCOMES = ("open", "resolved", "not_resolved", "refused", "recorded", "healthy", "dry_run")
+# Steps that change the stack; after a failed fix or verify they do nothing ("the chain never loops").
+DESTRUCTIVE_STEPS = ("contain", "fix")
+# "Alert & Assemble" is due at T+0, "immediate": met when it is done within the first minute.
+IMMEDIATE_GRACE_SECONDS = 60
+
+
+class ChainError(ValueError):
+    """A value the chain cannot work with; str() is the one-line reason naming it and what is accepted."""
+
+
+def _choice(name: str, value: t.Any, accepted: t.Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in accepted:
+        raise ChainError(f"{name}={value!r} is not one of: {', '.join(accepted)}")
+    return value
+
+
+def chain_steps(severity: t.Any) -> list[dict[str, t.Any]]:
+    """The runbook's chain of one severity: [{'id', 'title', 'deadline_seconds', 'role'}] in order."""
+    level = _choice("severity", severity, _runbook.LEVELS)
+    return [{"id": sid, "title": title, "deadline_seconds": deadline, "role": f"usdx.incident.step_{sid}"}
+            for sid, title, deadline in _runbook.STEPS[level]]
+
+
+def step_ids() -> tuple[str, ...]:
+    """Every step id of every chain, in first-seen order (the step roles that must exist)."""
+    return tuple(dict.fromkeys(sid for level in _runbook.LEVELS for sid, _title, _deadline in _runbook.STEPS[level]))
+
+
+def selected_steps(severity: t.Any, only: t.Any) -> list[dict[str, t.Any]]:
+    """The chain of severity, limited to the step ids in only (empty: all); an id not in the chain is an error."""
+    steps = chain_steps(severity)
+    wanted = list(only or [])
+    known = [step["id"] for step in steps]
+    for sid in wanted:
+        _choice(f"respond_steps entry (the {severity} chain)", sid, known)
+    return [step for step in steps if not wanted or step["id"] in wanted]
+
+
+def _level(findings: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    severity = findings.get("severity") if isinstance(findings, t.Mapping) else None
+    level = severity.get("level") if isinstance(severity, t.Mapping) else None
+    return level if level in _runbook.LEVELS else None
+
+
+def resolve_severity(requested: t.Any, findings: t.Any) -> dict[str, t.Any]:
+    """The severity to respond at: the one given, or with 'auto' the triage's. A healthy stack has none."""
+    _choice("respond_severity", requested, SEVERITIES)
+    if requested != "auto":
+        return {"level": requested, "reason": "given"}
+    level = _level(findings)
+    reason = (findings.get("severity") or {}).get("reason") if isinstance(findings, t.Mapping) else None
+    return {"level": level, "reason": reason or "the triage found nothing to respond to"}
+
+
+def resolve_scenario(requested: t.Any, findings: t.Any) -> dict[str, t.Any]:
+    """The scenario to fix: the one given, or with 'auto' the triage's top-ranked one.
+
+    Returns {'scenario', 'reason', 'escalate'}: scenario None when there is nothing a role can fix; escalate names
+    the escalation level when the finding belongs to a person or a provider (an external service, a triage that
+    could not see enough).
+    """
+    _choice("respond_scenario", requested, RESPONSE_SCENARIOS)
+    if requested != "auto":
+        return {"scenario": requested, "reason": "given", "escalate": None}
+    ranked = findings.get("scenarios") if isinstance(findings, t.Mapping) else None
+    top = ranked[0] if isinstance(ranked, list) and ranked and isinstance(ranked[0], t.Mapping) else None
+    if top is None:
+        return {"scenario": None, "reason": "the triage ranked no scenario", "escalate": None}
+    name = top.get("scenario")
+    evidence = "; ".join(str(e) for e in (top.get("evidence") or [])[:3])
+    if name in RESPONSE_SCENARIOS:
+        return {"scenario": name, "reason": f"top-ranked by the triage: {evidence}", "escalate": None}
+    if name == "external_service_failure":
+        return {"scenario": None, "reason": f"external service failure: {evidence}", "escalate": "external"}
+    return {"scenario": None, "reason": f"{name}: {evidence}", "escalate": "L2"}
+
+
+def fix_option(requested: t.Any, scenario: t.Any, deploy_ref: t.Any = "") -> dict[str, t.Any]:
+    """The runbook Fix option for the scenario: the one given, or with 'auto' B for a bad deployment, else A."""
+    _choice("respond_fix_option", requested, FIX_OPTIONS)
+    option = requested
+    if requested == "auto":
+        option = "B" if scenario == "bad_deployment" else "A"
+    if option == "C" and not deploy_ref:
+        raise ChainError("respond_fix_option=C deploys a given ref: set respond_deploy_ref (accepted: a git ref or release)")
+    if option == "D" and scenario != "db_connections_exhausted":
+        raise ChainError(f"respond_fix_option=D scales the database connection ceiling; scenario {scenario!r} "
+                         "is not db_connections_exhausted")
+    if option == "A" and scenario == "bad_deployment":
+        raise ChainError("respond_fix_option=A restarts what a scenario role names; a bad deployment is fixed by B or C")
+    return {"option": option, "title": FIX_OPTION_TITLES[option],
+            "reason": "given" if requested != "auto" else f"chosen for {scenario}"}
+
+
+def contain_actions(findings: t.Any) -> list[dict[str, str]]:
+    """The runbook's Contain for these findings: data at risk -> pause and stop the indexer; unavailable -> maintenance.
+
+    Each action names how it is undone after a passing verify.
+    """
+    actions: list[dict[str, str]] = []
+    risk = findings.get("data_at_risk") if isinstance(findings, t.Mapping) else None
+    if isinstance(risk, t.Mapping) and risk.get("at_risk"):
+        why = "; ".join(str(r) for r in risk.get("reasons") or []) or "data at risk"
+        actions.append({"action": "pause_contracts", "undo": "unpause_contracts", "reason": why})
+        actions.append({"action": "stop_indexer", "undo": "start_indexer", "reason": why})
+    level = _level(findings)
+    if level == "P0":
+        reason = str((findings.get("severity") or {}).get("reason") or "service unavailable")
+        actions.append({"action": "maintenance_on", "undo": "maintenance_off", "reason": reason})
+    return actions
+
+
+def tplus(started_at: t.Any, moment: datetime.datetime) -> t.Optional[int]:
+    """Whole seconds from the incident's start to moment (the runbook's T+ clock); None without a start."""
+    start = parse_iso(started_at)
+    return None if start is None else int((moment - start).total_seconds())
+
+
+def start_step(record: dict[str, t.Any], step: t.Mapping[str, t.Any], now: datetime.datetime) -> dict[str, t.Any]:
+    """Append a step entry (started now) to a stack's record; returns the entry."""
+    entry = {"id": step["id"], "title": step["title"], "deadline_seconds": step["deadline_seconds"],
+             "started_at": iso(now), "ended_at": None, "elapsed_seconds": None, "tplus_end": None,
+             "deadline_met": None, "status": "running", "summary": "", "actions": []}
+    record.setdefault("steps", []).append(entry)
+    return entry
+
+
+def end_step(record: dict[str, t.Any], incident_started_at: t.Any, result: t.Mapping[str, t.Any],
+             now: datetime.datetime) -> dict[str, t.Any]:
+    """Close the running step with the step role's result; the deadline is met when it ended by its T+ deadline."""
+    running = [entry for entry in record.get("steps", []) if entry.get("status") == "running"]
+    if not running:
+        raise ChainError("no step is running in this record")
+    entry = running[-1]
+    status = _choice("step status", result.get("status", "ok"), STEP_STATUSES)
+    started = parse_iso(entry["started_at"])
+    end_tplus = tplus(incident_started_at, now)
+    entry.update({
+        "ended_at": iso(now),
+        "elapsed_seconds": round((now - started).total_seconds(), 1) if started else None,
+        "tplus_end": end_tplus,
+        "deadline_met": None if end_tplus is None else end_tplus <= max(int(entry["deadline_seconds"]), IMMEDIATE_GRACE_SECONDS),
+        "status": status,
+        "summary": str(result.get("summary") or ""),
+        "actions": list(result.get("actions") or []),
+    })
+    if result.get("needs_approval"):
+        entry["needs_approval"] = _choice("approval gate", result["needs_approval"], GATES)
+    for escalation in result.get("escalations") or []:
+        escalate(record, escalation.get("level", "L2"), escalation.get("reason", ""), now, entry["id"])
+    if result.get("stop"):
+        record["stopped"] = record.get("stopped") or f"{entry['id']}: {result['stop']}"
+    if entry["deadline_met"] is False:
+        escalate(record, "L2", f"step {entry['id']} ended at T+{end_tplus}s, past its T+{entry['deadline_seconds']}s deadline",
+                 now, entry["id"])
+    return entry
+
+
+def escalate(record: dict[str, t.Any], level: str, reason: str, now: datetime.datetime, step: str) -> None:
+    """Record an escalation (issue 9 sends it): to which level, why, from which step, when."""
+    known = [row[0] for row in _runbook.ESCALATION_LEVELS]
+    record.setdefault("escalations", []).append(
+        {"at": iso(now), "level": _choice("escalation level", level, known), "reason": reason, "step": step})
+
+
+def outcome(record: t.Mapping[str, t.Any], severity: t.Any) -> str:
+    """What the chain achieved on one stack: resolved, not_resolved, refused, recorded, healthy, dry_run or open."""
+    steps = {entry["id"]: entry for entry in record.get("steps", [])}
+    if record.get("refused"):
+        return "refused"
+    if record.get("healthy"):
+        return "healthy"
+    if record.get("check_mode"):
+        # Nothing was changed, so nothing can be resolved: the run's value is the prediction in its steps.
+        return "dry_run"
+    if severity in ("P2", "P3"):
+        return "recorded" if steps.get("record", {}).get("status") in ("ok", "changed") else "open"
+    if any(entry.get("status") == "refused" and entry["id"] in ("alert", "respond", "fix") for entry in steps.values()):
+        return "refused"
+    verify = steps.get("verify")
+    if verify is None or verify.get("status") == "running":
+        return "open"
+    if verify.get("status") in ("ok", "changed") and not record.get("stopped"):
+        return "resolved"
+    return "not_resolved"
+
+
+def may_act(record: t.Mapping[str, t.Any], step_id: str) -> t.Optional[str]:
+    """Why a destructive step must do nothing now (a failed fix or verify stopped the chain); None when it may act."""
+    if step_id in DESTRUCTIVE_STEPS and record.get("stopped"):
+        return f"destructive steps stopped after {record['stopped']}"
+    return None
+
+
+def _decision(record: t.Mapping[str, t.Any]) -> t.Optional[t.Mapping[str, t.Any]]:
+    decision = record.get("decision") if isinstance(record, t.Mapping) else None
+    return decision if isinstance(decision, t.Mapping) else None
+
+
+NO_ASSESSMENT = "no assessment in this stack's record: the assess step has not run for this incident"
+
+
+def _gated(gate: str, approve: t.Any, what: str, level: str) -> t.Optional[dict[str, t.Any]]:
+    """The refusal of a step whose gate was not approved; None when it was."""
+    if gate in (approve or []):
+        return None
+    return {"status": "refused", "needs_approval": gate,
+            "summary": f"needs the '{gate}' approval: {what}; nothing was done",
+            "escalations": [{"level": level, "reason": f"approval '{gate}' needed: {what}"}]}
+
+
+def contain_verdict(record: t.Any, actions: t.Any, approve: t.Any, check_mode: bool) -> dict[str, t.Any]:
+    """The Contain step's result before it acts: changed (act), skipped, refused (no approval) or failed."""
+    if actions is None or not isinstance(record, t.Mapping):
+        return {"status": "failed", "summary": NO_ASSESSMENT}
+    stop = may_act(record, "contain")
+    if stop:
+        return {"status": "skipped", "summary": stop}
+    if not actions:
+        return {"status": "skipped", "summary": "nothing to contain: no data at risk and the service is not down"}
+    what = ", ".join(f"{a['action']} ({a['reason']})" for a in actions)
+    refusal = _gated("contain", approve, what, "L3")
+    if refusal:
+        return refusal
+    verb = "would" if check_mode else "did"
+    return {"status": "changed", "summary": f"{verb}: {what}", "actions": [a["action"] for a in actions]}
+
+
+# Fix options -> the role that carries them out. A and D run the scenario's own role (D: the database one, which
+# raises max_connections); B and C the release roles.
+SCENARIO_ROLES = {name: f"usdx.incident.{name}" for name in _runbook.SCENARIOS}
+RELEASE_ROLES = {"B": "usdx.incident.release_rollback", "C": "usdx.incident.release_deploy"}
+
+
+def fix_plan(record: t.Any, approve: t.Any) -> dict[str, t.Any]:
+    """What the Fix step runs: {'status': 'go', 'role', 'scenario', 'option', 'allow_db_restart'} or a result."""
+    decision = _decision(record)
+    if decision is None:
+        return {"status": "failed", "summary": NO_ASSESSMENT}
+    stop = may_act(record, "fix")
+    if stop:
+        return {"status": "skipped", "summary": stop}
+    chosen = decision.get("scenario") or {}
+    scenario = chosen.get("scenario")
+    if not scenario:
+        level = chosen.get("escalate") or "L2"
+        return {"status": "escalated", "summary": f"no scenario role fits: {chosen.get('reason')}",
+                "escalations": [{"level": level, "reason": str(chosen.get("reason"))}],
+                "stop": "no automatic fix for this finding"}
+    fix = decision.get("fix") or {}
+    option = fix.get("option")
+    if option == "B":
+        refusal = _gated("rollback", approve, "roll back to the previous release", "L3")
+        if refusal:
+            return refusal
+    role = RELEASE_ROLES.get(option) or SCENARIO_ROLES.get(scenario)
+    if role is None:
+        raise ChainError(f"no role carries out Fix option {option} for scenario {scenario}")
+    return {"status": "go", "role": role, "scenario": scenario, "option": option, "title": fix.get("title"),
+            "allow_db_restart": "db_restart" in (approve or [])}
+
+
+def verify_verdict(findings: t.Any, smoke: t.Any) -> dict[str, t.Any]:
+    """Verify passes when the fresh triage saw every check run and found no incident, and the smoke test passed."""
+    problems = []
+    level = _level(findings) if isinstance(findings, t.Mapping) else None
+    if not isinstance(findings, t.Mapping):
+        problems.append("the verify triage did not run")
+    elif level:
+        problems.append(f"the stack is still {level}: {(findings.get('severity') or {}).get('reason')}")
+    ranked = findings.get("scenarios") if isinstance(findings, t.Mapping) else None
+    if isinstance(ranked, list) and any(isinstance(s, t.Mapping) and s.get("scenario") == "triage_incomplete" for s in ranked):
+        problems.append("some checks could not run, so health is not proven")
+    if smoke is not None:
+        if not isinstance(smoke, t.Mapping) or not smoke.get("passed"):
+            failing = [name for name, path in ((smoke or {}).get("paths") or {}).items()
+                       if isinstance(path, t.Mapping) and not path.get("passed")] if isinstance(smoke, t.Mapping) else []
+            problems.append("smoke test failed" + (f": {', '.join(failing)}" if failing else ""))
+    if problems:
+        return {"status": "failed", "summary": "; ".join(problems), "stop": "verify failed",
+                "escalations": [{"level": "L2", "reason": "verify failed: " + "; ".join(problems)}]}
+    return {"status": "ok", "summary": "every check ran and the stack is healthy" + ("; smoke test passed" if smoke else "")}
+
+
+def diagnosis(record: t.Any) -> dict[str, t.Any]:
+    """The Diagnose step's result: root cause, evidence and fix strategy, from the assessment in the record."""
+    decision = _decision(record)
+    if decision is None:
+        return {"status": "failed", "summary": NO_ASSESSMENT}
+    chosen = decision.get("scenario") or {}
+    fix = decision.get("fix")
+    if not chosen.get("scenario"):
+        level = chosen.get("escalate") or "L2"
+        return {"status": "escalated", "summary": f"no scenario role fits: {chosen.get('reason')}",
+                "escalations": [{"level": level, "reason": str(chosen.get("reason"))}]}
+    title = _runbook.SCENARIOS.get(chosen["scenario"]) or _runbook.OTHER_FINDINGS.get(chosen["scenario"], chosen["scenario"])
+    return {"status": "ok",
+            "summary": f"root cause: {title} ({chosen.get('reason')}); fix strategy: option {fix['option']} "
+                       f"({fix['title']}, {fix['reason']})"}
