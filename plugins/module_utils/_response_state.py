@@ -30,7 +30,7 @@ BREAKER_FILE = "breaker.json"
 GUARD_FILE = ".guard"
 # The guard is taken for milliseconds; a holder that long is a hung process, and the module reports it.
 GUARD_TIMEOUT = 10.0
-INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{2}-\d{2}-\d{2,4}$")
+INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{2}-\d{2}-\d{2,4}\Z")
 
 
 class StateError(Exception):

@@ -83,7 +83,6 @@ recent:
   returned: always
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -96,15 +95,16 @@ def run(module: AnsibleModule) -> dict:
     directory = params["state_dir"]
     state.check_directory(directory, create=not module.check_mode)
     now = time.time()
-    if module.check_mode and not os.path.isdir(directory):
-        decision = state.breaker_decision({}, params["scenario"], now, params["window"], params["max"],
-                                          params["record"], params["incident"])
+    if module.check_mode:
+        # Without the guard: creating its file would be a change, and a read needs none (history is replaced atomically).
+        decision = state.breaker_decision(state.read(directory, state.BREAKER_FILE), params["scenario"], now, params["window"],
+                                          params["max"], params["record"], params["incident"])
     else:
         with state.guarded(directory):
             history = state.read(directory, state.BREAKER_FILE)
             decision = state.breaker_decision(history, params["scenario"], now, params["window"], params["max"],
                                               params["record"], params["incident"])
-            if decision["write"] and not module.check_mode:
+            if decision["write"]:
                 state.write(directory, state.BREAKER_FILE, decision["document"])
     return {"changed": decision["write"], "tripped": decision["tripped"], "count": decision["count"],
             "recent": decision["recent"]}

@@ -85,7 +85,6 @@ lock:
   returned: always
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -98,18 +97,18 @@ def run(module: AnsibleModule) -> dict:
     directory = params["state_dir"]
     state.check_directory(directory, create=not module.check_mode)
     now = time.time()
-    if module.check_mode and not os.path.isdir(directory):
-        held: dict = {}
+    if module.check_mode:
+        # Without the guard: creating its file would be a change, and a read needs none (locks are replaced atomically).
+        held = state.read(directory, state.LOCK_FILE)
         decision = state.lock_decision(held, params["incident"], params["state"], now, params["ttl"])
     else:
         with state.guarded(directory):
             held = state.read(directory, state.LOCK_FILE)
             decision = state.lock_decision(held, params["incident"], params["state"], now, params["ttl"])
-            if not module.check_mode:
-                if decision["action"] == "write":
-                    state.write(directory, state.LOCK_FILE, decision["document"])
-                elif decision["action"] == "remove":
-                    state.remove(directory, state.LOCK_FILE)
+            if decision["action"] == "write":
+                state.write(directory, state.LOCK_FILE, decision["document"])
+            elif decision["action"] == "remove":
+                state.remove(directory, state.LOCK_FILE)
     # Refreshing one's own lock is bookkeeping, not a change; taking, taking over or releasing is.
     changed = decision["action"] == "remove" or (decision["action"] == "write" and held.get("incident") != params["incident"])
     if decision["action"] == "write":

@@ -77,14 +77,28 @@ def _level(findings: t.Mapping[str, t.Any]) -> t.Optional[str]:
     return level if level in _runbook.LEVELS else None
 
 
+def _verdict(findings: t.Any) -> t.Optional[t.Mapping[str, t.Any]]:
+    """The triage's severity verdict of findings (level P0..P3, or None for a healthy stack); None when there is none."""
+    severity = findings.get("severity") if isinstance(findings, t.Mapping) else None
+    if isinstance(severity, t.Mapping) and "level" in severity and severity["level"] in _runbook.LEVELS + (None,):
+        return severity
+    return None
+
+
 def resolve_severity(requested: t.Any, findings: t.Any) -> dict[str, t.Any]:
-    """The severity to respond at: the one given, or with 'auto' the triage's. A healthy stack has none."""
+    """The severity to respond at: the one given, or with 'auto' the triage's. A healthy stack has none.
+
+    Findings without the triage's verdict are an error: reading them as "nothing to respond to" would close an
+    incident nobody judged.
+    """
     _choice("respond_severity", requested, SEVERITIES)
     if requested != "auto":
         return {"level": requested, "reason": "given"}
-    level = _level(findings)
-    reason = (findings.get("severity") or {}).get("reason") if isinstance(findings, t.Mapping) else None
-    return {"level": level, "reason": reason or "the triage found nothing to respond to"}
+    verdict = _verdict(findings)
+    if verdict is None:
+        raise ChainError("respond_severity=auto takes the triage's level, and these findings have no severity verdict "
+                         "(accepted: findings of usdx.incident.triage, or respond_severity P0, P1, P2 or P3)")
+    return {"level": verdict["level"], "reason": verdict.get("reason") or "the triage found nothing to respond to"}
 
 
 def resolve_scenario(requested: t.Any, findings: t.Any) -> dict[str, t.Any]:
@@ -301,6 +315,8 @@ def verify_verdict(findings: t.Any, smoke: t.Any) -> dict[str, t.Any]:
     level = _level(findings) if isinstance(findings, t.Mapping) else None
     if not isinstance(findings, t.Mapping):
         problems.append("the verify triage did not run")
+    elif _verdict(findings) is None:
+        problems.append("the verify triage gave no severity verdict")
     elif level:
         problems.append(f"the stack is still {level}: {(findings.get('severity') or {}).get('reason')}")
     ranked = findings.get("scenarios") if isinstance(findings, t.Mapping) else None

@@ -26,8 +26,8 @@ import typing as t
 
 from ansible_collections.usdx.incident.plugins.plugin_utils._findings_file import Unsafe, write
 
-INCIDENT_ID = re.compile(r"^INC-(\d{4})-(\d{2})-(\d{2})-(\d{2,4})$")
-HOST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@:-]{0,252}$")
+INCIDENT_ID = re.compile(r"^INC-(\d{4})-(\d{2})-(\d{2})-(\d{2,4})\Z")
+HOST_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@:-]{0,252}\Z")
 INCIDENT_FILE = "incident.json"
 HOSTS_DIR = "hosts"
 MAX_PER_DAY = 9999

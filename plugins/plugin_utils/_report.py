@@ -78,7 +78,8 @@ def bug_report(findings: t.Mapping[str, t.Any], severity: t.Any, incident_id: t.
     name = top.get("scenario")
     title = (_runbook.SCENARIOS.get(name) or _runbook.OTHER_FINDINGS.get(name) or "Degraded service") if name else "Degraded service"
     level = severity if severity in _runbook.LEVELS else "P3"
-    reason = (findings.get("severity") or {}).get("reason") or "no reason recorded"
+    # One line: a line break from a host's message would start Markdown blocks (a fence, a heading) of its own.
+    reason = " ".join(str((findings.get("severity") or {}).get("reason") or "no reason recorded").split())
     evidence = [f"{s.get('scenario')}: {e}" for s in ranked for e in s.get("evidence") or []] or ["no scenario evidence"]
     fix = {
         "api_unavailable": "Restart the API service and find why it stopped (logs, OOM kills).",
