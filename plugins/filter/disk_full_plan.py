@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.usdx.incident.plugins.plugin_utils._disk_plan import check_options, outcome, plan, recheck
+from ansible_collections.usdx.incident.plugins.plugin_utils._disk_plan import check_options, outcome, plan
 
 
-def disk_full_plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None, stats: t.Any = None,
-                   after: t.Any = None, deleted: t.Any = None) -> dict[str, t.Any]:
-    """The plan from disk_usage_info; with stats, the re-check of planned files; with after, the outcome of the
-    clean-up (input: the plan); with no input, the checked options."""
+def disk_full_plan(usage: t.Any, options: t.Any, docker: t.Any = None, after: t.Any = None,
+                   deleted: t.Any = None) -> dict[str, t.Any]:
+    """The plan from disk_usage_info; with after, the outcome of the clean-up (input: the plan); with no input, the
+    checked options."""
     if after is not None:
         return outcome(usage, deleted, after, options)
-    if stats is not None:
-        check_options(options)
-        return recheck(usage, stats)
     if usage is None:
         return check_options(options)
-    return plan(usage, options, dirs, docker)
+    return plan(usage, options, docker)
 
 
 class FilterModule:

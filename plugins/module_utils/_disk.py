@@ -139,6 +139,8 @@ class FileEntry(t.NamedTuple):
     path: str
     size: int
     mtime: float
+    # Its identity on its filesystem: a clean-up deletes the file the plan saw, not another one put in its place.
+    inode: int
 
 
 class ScanResult(t.NamedTuple):
@@ -193,7 +195,7 @@ def scan_files(root: str, max_files: int, patterns: list[str] | None = None, one
                             stack.append(entry.path)
                     elif stat.S_ISREG(info.st_mode):
                         if patterns is None or any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
-                            files.append(FileEntry(entry.path, info.st_size, info.st_mtime))
+                            files.append(FileEntry(entry.path, info.st_size, info.st_mtime, info.st_ino))
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -209,6 +211,7 @@ def file_record(entry: FileEntry, now: float) -> dict[str, t.Any]:
         "size": entry.size,
         "mtime": iso_utc(entry.mtime),
         "age_days": round((now - entry.mtime) / SECONDS_PER_DAY, 2),
+        "inode": entry.inode,
     }
 
 

@@ -77,6 +77,9 @@ class DiskUsage:
         entry: dict[str, t.Any] = {
             "path": shown(directory), "exists": os.path.isdir(directory), "file_count": 0, "total_bytes": 0,
             "newest": None, "old_files": [], "old_count": 0, "old_bytes": 0, "truncated": False, "errors": [],
+            # What a clean-up needs to know of the directory itself: reached through a link, and its filesystem.
+            "symlinked": os.path.realpath(directory) != os.path.abspath(directory),
+            "dev": _lstat_dev(directory),
         }
         if not entry["exists"]:
             entry["errors"] = [f"{shown(directory)}: " + ("not a directory" if os.path.lexists(directory) else "does not exist")]
@@ -186,6 +189,13 @@ class DiskUsage:
         if self.partial:
             result["partial"] = self.partial
         return result
+
+
+def _lstat_dev(path: str) -> int | None:
+    try:
+        return os.lstat(path).st_dev
+    except OSError:
+        return None
 
 
 def validate(params: t.Mapping[str, t.Any]) -> None:

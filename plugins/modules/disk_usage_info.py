@@ -239,6 +239,16 @@ logs:
           description: Whether it exists and is a directory.
           type: bool
           sample: true
+        symlinked:
+          description:
+            - Whether the directory itself, or a directory above it, is a symbolic link (its real path is another).
+              The walk goes through it; a clean-up must not.
+          type: bool
+          sample: false
+        dev:
+          description: The device of the directory itself (links not followed), V(null) when it does not exist.
+          type: int
+          sample: 64770
         file_count:
           description: Number of matching files.
           type: int
@@ -250,7 +260,8 @@ logs:
         old_files:
           description:
             - Matching files older than O(log_max_age_days), oldest first.
-            - Each has C(path), C(size) (bytes), C(mtime) (ISO 8601, UTC), C(age_days) and C(newest) (always V(false) for logs).
+            - Each has C(path), C(size) (bytes), C(mtime) (ISO 8601, UTC), C(age_days), C(inode) and C(newest) (always
+              V(false) for logs).
           type: list
           elements: dict
           sample:
@@ -258,6 +269,7 @@ logs:
               size: 10485760
               mtime: "2026-09-01T07:00:00+00:00"
               age_days: 88.0
+              inode: 40213
               newest: false
         old_count:
           description: Number of old files.
@@ -307,6 +319,8 @@ backups:
       sample:
         - path: /var/backups/usdx-wexel
           exists: true
+          symlinked: false
+          dev: 64770
           file_count: 4
           total_bytes: 83886080
           newest:
@@ -314,19 +328,21 @@ backups:
             size: 20971520
             mtime: "2026-11-27T03:00:00+00:00"
             age_days: 1.17
+            inode: 40377
             newest: true
           old_files:
             - path: /var/backups/usdx-wexel/usdx_wexel-2026-08-01.sql.gz
               size: 20971520
               mtime: "2026-08-01T03:00:00+00:00"
               age_days: 119.17
+              inode: 40102
               newest: false
           old_count: 1
           old_bytes: 20971520
           truncated: false
           errors: []
 largest_files:
-  description: The O(largest) largest files under O(paths), largest first, each with C(path), C(size), C(mtime), C(age_days).
+  description: The O(largest) largest files under O(paths), largest first, each with C(path), C(size), C(mtime), C(age_days), C(inode).
   returned: always
   type: list
   elements: dict
@@ -335,6 +351,7 @@ largest_files:
       size: 1073741824
       mtime: "2026-11-28T06:59:00+00:00"
       age_days: 0.01
+      inode: 1835041
 partial:
   description:
     - What could not be checked, one sentence each; absent when everything was. A walk stopped at O(max_files) or

@@ -9,18 +9,19 @@
 
 L(check_options) checks the role's variables (each error names the variable). L(plan) reads
 
-- the diagnosis: a M(usdx.incident.disk_usage_info) result. Failed, timed out or partial: the plan refuses;
-- C(dirs): C(ansible.builtin.stat) (follow=false) of every configured log and backup directory, by path;
+- the diagnosis: a M(usdx.incident.disk_usage_info) result (with each configured directory's C(symlinked) and
+  C(dev), and each old file's C(inode)). Failed, timed out or partial: the plan refuses;
 - C(docker): C(community.docker.docker_host_info) (containers_all, images, verbose) or V(None) without Docker;
 
-and returns exactly the files to delete, the images to remove, and the bytes each category is expected to free.
-L(recheck) compares the planned files with a fresh C(stat) of each, just before deletion; L(outcome) judges the
+and returns exactly the files to delete (what M(usdx.incident.planned_files_remove) takes: it re-checks each just
+before deleting it), the images to remove, and the bytes each category is expected to free. L(outcome) judges the
 measurement after the clean-up (freed per category against the plan, "volume needs extending").
 
 Rules: act only while a measured filesystem is at or over the threshold; logs older than the log age, backups older
 than the backup age but never the newest O(disk_full_keep_backups) of a directory; a file is planned only when it
-is strictly inside its configured directory, that directory is a real directory (not a link), not inside a database
-data directory, and its name is printable (an escaped name cannot be passed back to the host safely). Images: the
+is strictly inside its configured directory, that directory is a real directory (neither a link nor under one), not
+inside a database data directory, its name is printable (an escaped name cannot be passed back to the host safely)
+and the diagnosis gave its inode (what the deletion checks it by). Images: the
 current image of every service of the project and its previous release (the newest older image labelled for the
 same service) are never removed; dangling images otherwise are, unused tagged ones only with
 O(disk_full_allow_unused_images). Host data is read leniently and never raises.
@@ -35,24 +36,20 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.usdx.incident.plugins.module_utils._planned_files import (
+    inside,
+    normalized_absolute,
+    system_directory,
+    system_paths_text,
+)
 from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_mapping, as_number, show
 
 NAME = "disk_full_plan"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
-# A configured directory may be none of these, nor inside one of those in SYSTEM_TREES.
-SYSTEM_PATHS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc",
-                          "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/log",
-                          "/var/backups"))
-SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr",
-                "/var/lib/postgresql", "/var/lib/mysql", "/var/lib/docker", "/var/lib/containerd")
 DIR_LISTS = ("usdx_log_dirs", "usdx_backup_dirs")
 # A container mount at one of these destinations is a database data directory on the host.
 DB_DATA_DESTINATIONS = ("/var/lib/postgresql", "/var/lib/mysql", "/data/db")
-
-
-def _inside(path: str, tree: str) -> bool:
-    return path == tree or path.startswith(tree.rstrip("/") + "/")
 
 
 def _int_var(options: Mapping[str, t.Any], key: str, low: int, high: int) -> int:
@@ -69,10 +66,9 @@ def _dir_list(options: Mapping[str, t.Any], key: str) -> list[str]:
         raise AnsibleFilterError(f"{key} must be a list of absolute directory paths, got {show(value)}")
     result = []
     for item in value:
-        norm = posixpath.normpath(item) if item else ""
-        if not item.startswith("/") or item.startswith("//") or (norm != item and item != "/"):
+        if not normalized_absolute(item):
             raise AnsibleFilterError(f"{key}: {show(item)} is not a normalized absolute path (no '..', '.', '//')")
-        result.append(norm)
+        result.append(item)
     return result
 
 
@@ -84,8 +80,13 @@ def check_options(options: t.Any) -> dict[str, t.Any]:
     number = as_number(threshold) if not isinstance(threshold, bool) else None
     if number is None or not 0 < number <= 100:
         raise AnsibleFilterError(f"disk_full_threshold_percent must be a number > 0 and <= 100, got {show(threshold)}")
+    seconds = options.get("disk_full_remove_seconds")
+    remove_seconds = as_number(seconds) if not isinstance(seconds, bool) else None
+    if remove_seconds is None or remove_seconds <= 0:
+        raise AnsibleFilterError(f"disk_full_remove_seconds must be a number of seconds > 0, got {show(seconds)}")
     opts: dict[str, t.Any] = {
         "threshold_percent": float(number),
+        "remove_seconds": remove_seconds,
         "log_max_age_days": _int_var(options, "disk_full_log_max_age_days", 1, 36500),
         "backup_max_age_days": _int_var(options, "disk_full_backup_max_age_days", 1, 36500),
         "keep_backups": _int_var(options, "disk_full_keep_backups", 1, 100000),
@@ -100,11 +101,11 @@ def check_options(options: t.Any) -> dict[str, t.Any]:
     for key in DIR_LISTS:
         dirs = _dir_list(options, key)
         for directory in dirs:
-            if directory in SYSTEM_PATHS or any(_inside(directory, tree) for tree in SYSTEM_TREES):
+            if system_directory(directory):
                 raise AnsibleFilterError(f"{key}: {directory} is / or a system path; accepted: a directory of the "
-                                         "project's own, outside " + ", ".join(sorted(SYSTEM_PATHS | set(SYSTEM_TREES))))
+                                         f"project's own, outside {system_paths_text()}")
             for data_dir in opts["db_data_dirs"]:
-                if _inside(directory, data_dir) or _inside(data_dir, directory):
+                if inside(directory, data_dir) or inside(data_dir, directory):
                     raise AnsibleFilterError(f"{key}: {directory} overlaps the database data directory {data_dir} "
                                              "(disk_full_db_data_dirs): accepted: a directory outside it")
         opts[key] = dirs
@@ -141,33 +142,41 @@ def diagnosis_problem(usage: Mapping[str, t.Any]) -> str | None:
     return None
 
 
-def _dir_problem(directory: str, dirs: Mapping[str, t.Any]) -> str | None:
-    info = as_mapping(as_mapping(dirs.get(directory)).get("stat"))
-    if not info.get("exists"):
-        return f"{directory} does not exist"
-    if info.get("islnk"):
-        return f"{directory} is a symbolic link: not followed"
-    if not info.get("isdir"):
-        return f"{directory} is not a directory"
+def _dir_problem(directory: str, entry: Mapping[str, t.Any]) -> str | None:
+    """Why the files of a configured directory may not be planned (its disk_usage_info entry), or None."""
+    symlinked = entry.get("symlinked")
+    if not isinstance(symlinked, bool):
+        return f"{directory}: the diagnosis does not say whether it is reached through a symbolic link"
+    if symlinked:
+        return f"{directory} is a symbolic link or under one: not followed"
+    if entry.get("exists") is not True:
+        return f"{directory} does not exist or is not a directory"
+    if not isinstance(entry.get("dev"), int) or isinstance(entry.get("dev"), bool):
+        return f"{directory}: the diagnosis does not give its filesystem (dev)"
     return None
 
 
+def _inode(item: Mapping[str, t.Any]) -> int | None:
+    value = item.get("inode")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _files(usage: Mapping[str, t.Any], section: str, dirs_key: str, opts: Mapping[str, t.Any],
-           dirs: Mapping[str, t.Any], kept: list[dict[str, t.Any]], skipped: list[str]) -> list[dict[str, t.Any]]:
+           kept: list[dict[str, t.Any]], skipped: list[str]) -> list[dict[str, t.Any]]:
     """The old files of one section (logs or backups) that may be deleted."""
     category = "logs" if section == "logs" else "backups"
     entries = {str(as_mapping(e).get("path")): as_mapping(e) for e in _list(as_mapping(usage.get(section)).get("dirs"))}
     planned = []
     for directory in opts[dirs_key]:
-        problem = _dir_problem(directory, dirs)
         entry = entries.get(directory)
         if entry is None:
             skipped.append(f"{directory}: not in the diagnosis")
             continue
+        problem = _dir_problem(directory, entry)
         if problem:
             skipped.append(problem)
             continue
-        dev = as_mapping(as_mapping(dirs[directory]).get("stat")).get("dev")
+        dev = entry["dev"]
         old = sorted((as_mapping(f) for f in _list(entry.get("old_files"))), key=lambda f: (str(f.get("mtime")), str(f.get("path"))))
         keep_old = 0
         if category == "backups":
@@ -186,10 +195,12 @@ def _files(usage: Mapping[str, t.Any], section: str, dirs_key: str, opts: Mappin
                 kept.append({"path": path, "why": f"not inside {directory}"})
             elif _epoch(item.get("mtime")) is None:
                 kept.append({"path": path, "why": "modification time unreadable"})
+            elif _inode(item) is None:
+                kept.append({"path": path, "why": "inode unknown: the deletion could not tell it from a replacement"})
             else:
                 planned.append({"path": path, "category": category, "size": _int(item.get("size")),
                                 "mtime": _epoch(item.get("mtime")), "age_days": item.get("age_days"),
-                                "dir": directory, "dev": dev})
+                                "dir": directory, "dev": dev, "inode": _inode(item)})
     return planned
 
 
@@ -239,15 +250,15 @@ def db_data_mounts(docker: Mapping[str, t.Any]) -> list[str]:
         for mount in _list(as_mapping(container).get("Mounts")):
             mount = as_mapping(mount)
             source, destination = mount.get("Source"), str(mount.get("Destination", ""))
-            if isinstance(source, str) and source.startswith("/") and any(_inside(destination, d) for d in DB_DATA_DESTINATIONS):
+            if isinstance(source, str) and source.startswith("/") and any(inside(destination, d) for d in DB_DATA_DESTINATIONS):
                 found.add(posixpath.normpath(source))
     return sorted(found)
 
 
-def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None) -> dict[str, t.Any]:
+def plan(usage: t.Any, options: t.Any, docker: t.Any = None) -> dict[str, t.Any]:
     """What to delete and prune; see the module docstring."""
     opts = check_options(options)
-    usage, dirs = as_mapping(usage), as_mapping(dirs)
+    usage = as_mapping(usage)
     discovered = db_data_mounts(as_mapping(docker)) if docker is not None else []
     opts["db_data_dirs"] = sorted(set(opts["db_data_dirs"]) | set(discovered))
     result: dict[str, t.Any] = {
@@ -265,7 +276,7 @@ def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None)
     for key in DIR_LISTS:
         for directory in opts[key]:
             for data_dir in discovered:
-                if _inside(directory, data_dir) or _inside(data_dir, directory):
+                if inside(directory, data_dir) or inside(data_dir, directory):
                     result["refused"].append(f"{key}: {directory} overlaps {data_dir}, which a container mounts "
                                              "as a database data directory")
     result["db_data_dirs"] = opts["db_data_dirs"]
@@ -275,8 +286,8 @@ def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None)
     result["act"] = not result["refused"] and bool(result["full"])
     if result["act"]:
         kept, skipped = result["kept"], result["skipped"]
-        result["delete"] = (_files(usage, "logs", "usdx_log_dirs", opts, dirs, kept, skipped)
-                            + _files(usage, "backups", "usdx_backup_dirs", opts, dirs, kept, skipped))
+        result["delete"] = (_files(usage, "logs", "usdx_log_dirs", opts, kept, skipped)
+                            + _files(usage, "backups", "usdx_backup_dirs", opts, kept, skipped))
         if docker is not None:
             result["images_remove"], result["images_kept"] = _images(as_mapping(docker), opts)
             kinds = as_mapping(usage.get("docker"))
@@ -289,7 +300,7 @@ def plan(usage: t.Any, options: t.Any, dirs: t.Any = None, docker: t.Any = None)
     for category in ("logs", "backups"):
         result["predicted"][category] = sum(f["size"] for f in result["delete"] if f["category"] == category)
     for path in paths:
-        freed = sum(f["size"] for f in result["delete"] if _inside(f["path"], str(path.get("mount_point") or "/")))
+        freed = sum(f["size"] for f in result["delete"] if inside(f["path"], str(path.get("mount_point") or "/")))
         total, free = _int(path.get("total_bytes")), _int(path.get("free_bytes"))
         used = _int(path.get("used_bytes"))
         usable = used + free
@@ -328,32 +339,6 @@ def report(result: Mapping[str, t.Any], opts: Mapping[str, t.Any]) -> list[str]:
                  " reclaimable containers include the project's stopped ones, which are kept)")
     lines.append("NEVER TOUCHED (database data): " + (", ".join(opts["db_data_dirs"]) or "none known"))
     return lines
-
-
-def recheck(planned: t.Any, stats: t.Any) -> dict[str, t.Any]:
-    """Which planned files are still exactly what was planned (C(stat) follow=false results, one per file)."""
-    by_path = {}
-    for item in _list(as_mapping(stats).get("results")):
-        item = as_mapping(item)
-        by_path[str(item.get("item", {}).get("path") if isinstance(item.get("item"), Mapping) else item.get("item"))] = as_mapping(item.get("stat"))
-    confirmed, changed = [], []
-    for entry in (as_mapping(p) for p in _list(planned)):
-        info = by_path.get(str(entry.get("path")), {})
-        if not info.get("exists"):
-            why = "gone"
-        elif info.get("islnk") or not info.get("isreg"):
-            why = "no longer a regular file"
-        elif int(as_number(info.get("mtime")) or -1) != entry.get("mtime"):
-            why = "modified since the plan"
-        elif info.get("dev") != entry.get("dev"):
-            why = "no longer on the filesystem of its directory"
-        elif _int(info.get("size")) != entry.get("size"):
-            why = "size changed since the plan"
-        else:
-            confirmed.append(entry)
-            continue
-        changed.append({"path": entry.get("path"), "why": why})
-    return {"confirmed": confirmed, "left": changed}
 
 
 def outcome(plan_result: t.Any, deleted: t.Any, after: t.Any, options: t.Any) -> dict[str, t.Any]:

@@ -142,6 +142,10 @@ def test_disk_full_check_mode_predicts_then_the_fix_frees_space_and_harms_nothin
         assert after_check.get(path) == before.get(path), f"check mode changed {path}"
     assert set(after_check) >= set(before)
     assert os.lstat(planted["marker"]).st_mtime == marker_before.st_mtime
+    # One module run re-checked every planned file and would delete each of them (check mode: it deleted none).
+    would = check.task("Delete the planned old logs and backups (find -mtime -delete, re-checked)")
+    assert would is not None and "results" not in would
+    assert {f["path"] for f in would["deleted"]} == set(planned) and would["left"] == [] and would["changed"]
     # The stack keeps writing its live logs (a few KiB); nothing was deleted.
     assert abs(free_bytes() - free_before) < 1024 * 1024
     dangling = set(docker_lines("images", "-q", "--no-trunc", "--filter", "label=io.usdx-sandbox.fault"))
@@ -154,6 +158,8 @@ def test_disk_full_check_mode_predicts_then_the_fix_frees_space_and_harms_nothin
     assert fix.rc == 0, fix.stderr[-2000:]
     done = fix.result
     assert {f["path"] for f in done["deleted"]} == set(planned) and done["left"] == []
+    removed = fix.task("Delete the planned old logs and backups (find -mtime -delete, re-checked)")
+    assert removed["freed_bytes"] == plan["predicted"]["logs"] + plan["predicted"]["backups"] and not removed["timed_out"]
     assert done["freed"]["logs"] == plan["predicted"]["logs"] and done["freed"]["backups"] == plan["predicted"]["backups"]
     assert done["healthy"] and percent_used() < 90
     after = snapshot(LOG, BACKUPS, planted["dir"])
@@ -187,6 +193,7 @@ def test_disk_full_check_mode_predicts_then_the_fix_frees_space_and_harms_nothin
     ("usdx_backup_dirs", ["/"], "usdx_backup_dirs: / is / or a system path"),
     ("usdx_log_dirs", ["/var/lib/postgresql/data"], "usdx_log_dirs: /var/lib/postgresql/data is / or a system path"),
     ("usdx_backup_dirs", [str(PGDATA)], "overlaps"),
+    ("disk_full_remove_seconds", 0, "disk_full_remove_seconds must be a number of seconds > 0, got 0"),
 ])
 def test_bad_variables_are_rejected_before_anything_is_read(sandbox: dict[str, str], variable: str, value: t.Any,
                                                             message: str) -> None:

@@ -6,7 +6,8 @@
 Over what the role reads on the sandbox (tests/unit/fixtures/disk_full/: disk_usage_info and docker_host_info,
 healthy and right after `sandbox.sh fault disk-full`, recorded under the integration lock with the playbook in
 tests/integration/test_disk_full_role.py's docstring) and over hostile variants: links, odd names, paths outside
-the configured directory, database data directories, `/`, failed and partial diagnoses.
+the configured directory, database data directories, `/`, failed and partial diagnoses. Whether a planned file is
+still as planned when it is deleted is tests/unit/plugins/module_utils/test_planned_files.py.
 """
 
 from __future__ import annotations
@@ -27,20 +28,13 @@ LOG, BACKUPS, PGDATA = f"{DATA}/log", f"{DATA}/backups", f"{DATA}/pgdata"
 OPTIONS: dict[str, t.Any] = {
     "disk_full_threshold_percent": 90, "disk_full_log_max_age_days": 30, "disk_full_backup_max_age_days": 60,
     "disk_full_keep_backups": 3, "disk_full_allow_unused_images": False, "disk_full_db_data_dirs": [],
-    "usdx_log_dirs": [LOG], "usdx_backup_dirs": [BACKUPS], "usdx_compose_project_name": "usdx-wexel",
+    "disk_full_remove_seconds": 60, "usdx_log_dirs": [LOG], "usdx_backup_dirs": [BACKUPS],
+    "usdx_compose_project_name": "usdx-wexel",
 }
-DEV = 77
 
 
 def recorded(name: str) -> dict[str, t.Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def dir_stats(**overrides: dict[str, t.Any]) -> dict[str, t.Any]:
-    stats = {path: {"stat": {"exists": True, "isdir": True, "islnk": False, "dev": DEV}} for path in (LOG, BACKUPS)}
-    for path, stat in overrides.items():
-        stats[{"log": LOG, "backups": BACKUPS}[path]]["stat"].update(stat)
-    return stats
 
 
 def options(**overrides: t.Any) -> dict[str, t.Any]:
@@ -50,7 +44,7 @@ def options(**overrides: t.Any) -> dict[str, t.Any]:
 def full_plan(usage: dict[str, t.Any] | None = None, docker: t.Any = "recorded", **opts: t.Any) -> dict[str, t.Any]:
     usage = recorded("disk_full") if usage is None else usage
     listing = recorded("disk_full_docker") if docker == "recorded" else docker
-    return disk_full_plan(usage, options(**opts), dirs=dir_stats(), docker=listing)
+    return disk_full_plan(usage, options(**opts), docker=listing)
 
 
 def old_names(usage: dict[str, t.Any], section: str) -> list[str]:
@@ -71,7 +65,10 @@ def test_recorded_fault_plans_every_old_log_and_the_old_backups_beyond_the_newes
     assert {p for p, f in planned.items() if f["category"] == "backups"} == set(old_names(usage, "backups"))
     assert result["predicted"]["logs"] == usage["logs"]["old_bytes"]
     assert result["predicted"]["backups"] == usage["backups"]["old_bytes"]
-    assert all(f["dev"] == DEV and f["dir"] in (LOG, BACKUPS) for f in planned.values())
+    devs = {d["path"]: d["dev"] for section in ("logs", "backups") for d in usage[section]["dirs"]}
+    assert all(f["dev"] == devs[f["dir"]] for f in planned.values())
+    inodes = {f["path"]: f["inode"] for section in ("logs", "backups") for d in usage[section]["dirs"] for f in d["old_files"]}
+    assert all(f["inode"] == inodes[f["path"]] for f in planned.values())
     # Recent files are not old_files, so never planned.
     assert not [p for p in planned if p.endswith(("-1.log",))]
     fs = result["filesystems"][0]
@@ -116,7 +113,7 @@ def test_unused_tagged_images_only_when_allowed_and_never_the_releases() -> None
 
 
 def test_recorded_healthy_does_nothing() -> None:
-    result = disk_full_plan(recorded("healthy"), OPTIONS, dirs=dir_stats(), docker=recorded("healthy_docker"))
+    result = disk_full_plan(recorded("healthy"), OPTIONS, docker=recorded("healthy_docker"))
     assert not result["act"] and not result["changes"] and not result["refused"]
     assert result["delete"] == [] and result["images_remove"] == []
     assert result["report"][-1].startswith("HEALTHY")
@@ -151,7 +148,8 @@ def with_old(section: str, *entries: dict[str, t.Any], file_count: int | None = 
 
 
 def old(path: str, days: int = 90, newest: bool = False, size: int = 10) -> dict[str, t.Any]:
-    return {"path": path, "size": size, "mtime": f"2026-08-{days % 28 + 1:02d}T03:00:00+00:00", "age_days": days, "newest": newest}
+    return {"path": path, "size": size, "mtime": f"2026-08-{days % 28 + 1:02d}T03:00:00+00:00", "age_days": days,
+            "newest": newest, "inode": 1000 + days}
 
 
 @pytest.mark.parametrize("path, why", [
@@ -190,16 +188,36 @@ def test_newest_backups_are_kept_whatever_their_age(keep: int, recent: int, expe
     assert not set(deleted) & set(newest)
 
 
-@pytest.mark.parametrize("stat, why", [
-    ({"islnk": True}, "is a symbolic link"),
-    ({"exists": False}, "does not exist"),
-    ({"isdir": False}, "is not a directory"),
-])
-def test_a_configured_directory_that_is_a_link_is_not_followed(stat: dict[str, t.Any], why: str) -> None:
-    result = disk_full_plan(recorded("disk_full"), OPTIONS, dirs=dir_stats(log=stat), docker=None)
+@pytest.mark.parametrize("change, why", [
+    ({"symlinked": True}, f"{LOG} is a symbolic link or under one: not followed"),
+    ({"symlinked": None}, f"{LOG}: the diagnosis does not say whether it is reached through a symbolic link"),
+    ({"symlinked": "no"}, f"{LOG}: the diagnosis does not say whether it is reached through a symbolic link"),
+    ({"exists": False}, f"{LOG} does not exist or is not a directory"),
+    ({"dev": None}, f"{LOG}: the diagnosis does not give its filesystem (dev)"),
+    ({"dev": True}, f"{LOG}: the diagnosis does not give its filesystem (dev)"),
+], ids=["link", "link-unknown", "link-not-bool", "missing", "dev-unknown", "dev-not-int"])
+def test_a_configured_directory_that_is_a_link_or_unknown_is_not_followed(change: dict[str, t.Any], why: str) -> None:
+    usage = copy.deepcopy(recorded("disk_full"))
+    usage["logs"]["dirs"][0].update(change)
+    if change.get("symlinked") is None and "symlinked" in change:
+        del usage["logs"]["dirs"][0]["symlinked"]
+    result = disk_full_plan(usage, OPTIONS, docker=None)
     assert not [f for f in result["delete"] if f["category"] == "logs"]
-    assert any(why in s for s in result["skipped"])
+    assert why in result["skipped"]
+    assert any(line == f"SKIP: {why}" for line in result["report"])
     assert [f for f in result["delete"] if f["category"] == "backups"]
+
+
+@pytest.mark.parametrize("inode", [None, "12", -1, True], ids=["missing", "text", "negative", "bool"])
+def test_a_file_without_an_inode_is_kept(inode: t.Any) -> None:
+    entry = old(LOG + "/x.log")
+    if inode is None:
+        del entry["inode"]
+    else:
+        entry["inode"] = inode
+    result = full_plan(with_old("logs", entry))
+    assert LOG + "/x.log" not in {f["path"] for f in result["delete"]}
+    assert {"path": LOG + "/x.log", "why": "inode unknown: the deletion could not tell it from a replacement"} in result["kept"]
 
 
 def test_a_configured_directory_mounted_as_database_data_refuses() -> None:
@@ -231,6 +249,9 @@ def test_a_configured_directory_mounted_as_database_data_refuses() -> None:
     ("disk_full_keep_backups", 0, "disk_full_keep_backups must be an integer from 1"),
     ("disk_full_allow_unused_images", "yes", "disk_full_allow_unused_images must be true or false"),
     ("usdx_compose_project_name", "", "usdx_compose_project_name must be a non-empty string"),
+    ("disk_full_remove_seconds", 0, "disk_full_remove_seconds must be a number of seconds > 0, got 0"),
+    ("disk_full_remove_seconds", "soon", "disk_full_remove_seconds must be a number of seconds > 0, got 'soon'"),
+    ("disk_full_remove_seconds", False, "disk_full_remove_seconds must be"),
 ])
 def test_bad_options_name_the_variable(name: str, value: t.Any, message: str) -> None:
     opts = options(**{name: value}, disk_full_db_data_dirs=[PGDATA])
@@ -241,37 +262,6 @@ def test_bad_options_name_the_variable(name: str, value: t.Any, message: str) ->
 def test_no_input_returns_the_checked_options() -> None:
     checked = disk_full_plan(None, options(disk_full_threshold_percent="85"))
     assert checked["threshold_percent"] == 85.0 and checked["usdx_log_dirs"] == [LOG]
-
-
-def planned_file(path: str = LOG + "/a.log", size: int = 5, mtime: int = 1_700_000_000) -> dict[str, t.Any]:
-    return {"path": path, "category": "logs", "size": size, "mtime": mtime, "dir": LOG, "dev": DEV}
-
-
-def stat_of(entry: dict[str, t.Any], **stat: t.Any) -> dict[str, t.Any]:
-    base = {"exists": True, "isreg": True, "islnk": False, "mtime": entry["mtime"] + 0.7, "size": entry["size"], "dev": DEV}
-    return {"item": entry, "stat": {**base, **stat}}
-
-
-@pytest.mark.parametrize("stat, why", [
-    ({}, None),
-    ({"exists": False}, "gone"),
-    ({"islnk": True, "isreg": False}, "no longer a regular file"),
-    ({"isreg": False}, "no longer a regular file"),
-    ({"mtime": 1_800_000_000.0}, "modified since the plan"),
-    ({"size": 6}, "size changed since the plan"),
-    ({"dev": DEV + 1}, "no longer on the filesystem of its directory"),
-])
-def test_recheck_deletes_only_files_still_as_planned(stat: dict[str, t.Any], why: str | None) -> None:
-    entry = planned_file()
-    result = disk_full_plan([entry], OPTIONS, stats={"results": [stat_of(entry, **stat)]})
-    if why is None:
-        assert result == {"confirmed": [entry], "left": []}
-    else:
-        assert result == {"confirmed": [], "left": [{"path": entry["path"], "why": why}]}
-
-
-def test_recheck_without_a_stat_keeps_the_file() -> None:
-    assert disk_full_plan([planned_file()], OPTIONS, stats={"results": []})["confirmed"] == []
 
 
 def after_of(percent: float, free: int, failed: bool = False) -> dict[str, t.Any]:

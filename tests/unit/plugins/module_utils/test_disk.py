@@ -61,8 +61,8 @@ def test_shown_escapes_names_of_any_encoding(raw, expected):
 
 
 def test_file_records_show_the_path():
-    record = file_record(FileEntry(os.fsdecode(b"/d/\xff.log"), 3, 1_800_000_000.0), 1_800_000_000.0)
-    assert record["path"] == "/d/\\xff.log" and record["size"] == 3
+    record = file_record(FileEntry(os.fsdecode(b"/d/\xff.log"), 3, 1_800_000_000.0, 42), 1_800_000_000.0)
+    assert record["path"] == "/d/\\xff.log" and record["size"] == 3 and record["inode"] == 42
 
 
 @pytest.mark.parametrize(

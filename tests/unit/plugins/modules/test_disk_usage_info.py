@@ -93,6 +93,17 @@ def test_full_lists_paths_over_the_threshold(run_module, monkeypatch, tmp_path):
     assert strict["full"] == []
 
 
+def test_a_clean_up_learns_each_directory_s_links_and_filesystem_and_each_file_s_inode(run_module, data, tmp_path):
+    (tmp_path / "log-link").symlink_to(data / "log")
+    (tmp_path / "parent-link").symlink_to(data)
+    dirs = [str(data / "log"), str(tmp_path / "log-link"), str(tmp_path / "parent-link" / "log"), str(tmp_path / "nolog")]
+    result = run_module(disk_usage_info.main, {"paths": [str(data)], "log_dirs": dirs, "docker": False, "largest": 0})
+    real, link, below_link, missing = result["logs"]["dirs"]
+    assert (real["symlinked"], link["symlinked"], below_link["symlinked"], missing["symlinked"]) == (False, True, True, False)
+    assert real["dev"] == os.lstat(data / "log").st_dev and missing["dev"] is None
+    assert {f["path"]: f["inode"] for f in real["old_files"]} == {f["path"]: os.lstat(f["path"]).st_ino for f in real["old_files"]}
+
+
 def test_missing_dirs_are_reported(run_module, tmp_path):
     result = run_module(disk_usage_info.main, {"paths": [str(tmp_path / "nope")], "log_dirs": [str(tmp_path / "nolog")],
                                                "docker": False})
