@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 
 from ansible.errors import AnsibleFilterError
@@ -57,9 +58,15 @@ def diagnosis(record: t.Any) -> dict[str, t.Any]:
     return _chain.diagnosis(record)
 
 
+def verify_log_window(record: t.Any) -> str:
+    """The verify triage's log window, from the end of the fix step (C(--since) form, for example V(12s))."""
+    return _chain.verify_log_window(record, datetime.datetime.now(datetime.timezone.utc))
+
+
 class FilterModule:
     """Severity chains."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"chain_steps": chain_steps, "response_decision": response_decision, "contain_verdict": contain_verdict,
-                "fix_plan": fix_plan, "verify_verdict": verify_verdict, "diagnosis": diagnosis}
+                "fix_plan": fix_plan, "verify_verdict": verify_verdict, "diagnosis": diagnosis,
+                "verify_log_window": verify_log_window}

@@ -35,6 +35,8 @@ STEP_STATUSES = ("ok", "changed", "skipped", "failed", "refused", "escalated")
 OUTCOMES = ("open", "resolved", "not_resolved", "refused", "recorded", "healthy", "dry_run")
 # Steps that change the stack; after a failed fix or verify they do nothing ("the chain never loops").
 DESTRUCTIVE_STEPS = ("contain", "fix")
+# Severities that mean the service is not back: verify fails while the triage still finds one of them.
+BLOCKING_LEVELS = ("P0", "P1")
 # "Alert & Assemble" is due at T+0, "immediate": met when it is done within the first minute.
 IMMEDIATE_GRACE_SECONDS = 60
 
@@ -310,14 +312,16 @@ def fix_plan(record: t.Any, approve: t.Any) -> dict[str, t.Any]:
 
 
 def verify_verdict(findings: t.Any, smoke: t.Any) -> dict[str, t.Any]:
-    """Verify passes when the fresh triage saw every check run and found no incident, and the smoke test passed."""
+    """Verify passes when the fresh triage saw every check run and found no P0 or P1, and the smoke test passed.
+
+    P2 and P3 findings left over are named in the summary as follow-up work; they do not fail the fix."""
     problems = []
     level = _level(findings) if isinstance(findings, t.Mapping) else None
     if not isinstance(findings, t.Mapping):
         problems.append("the verify triage did not run")
     elif _verdict(findings) is None:
         problems.append("the verify triage gave no severity verdict")
-    elif level:
+    elif level in BLOCKING_LEVELS:
         problems.append(f"the stack is still {level}: {(findings.get('severity') or {}).get('reason')}")
     ranked = findings.get("scenarios") if isinstance(findings, t.Mapping) else None
     if isinstance(ranked, list) and any(isinstance(s, t.Mapping) and s.get("scenario") == "triage_incomplete" for s in ranked):
@@ -330,7 +334,22 @@ def verify_verdict(findings: t.Any, smoke: t.Any) -> dict[str, t.Any]:
     if problems:
         return {"status": "failed", "summary": "; ".join(problems), "stop": "verify failed",
                 "escalations": [{"level": "L2", "reason": "verify failed: " + "; ".join(problems)}]}
-    return {"status": "ok", "summary": "every check ran and the stack is healthy" + ("; smoke test passed" if smoke else "")}
+    summary = "every check ran and the stack is healthy" + ("; smoke test passed" if smoke else "")
+    if level:
+        # A minor finding left (a lock wait the fix rightly did not touch) is a follow-up, not a failed fix.
+        summary = (f"every check ran, the service is back; left for follow-up ({level}): "
+                   f"{(findings.get('severity') or {}).get('reason')}" + ("; smoke test passed" if smoke else ""))
+    return {"status": "ok", "summary": summary}
+
+
+def verify_log_window(record: t.Any, now: datetime.datetime) -> str:
+    """The verify triage's log window (C(--since)): from the end of the fix step, so errors logged before the fix
+    are not read as a fault that is still there. Without a fix step in the record, the last minute."""
+    steps = record.get("steps", []) if isinstance(record, t.Mapping) else []
+    ends = [parse_iso(step.get("ended_at")) for step in steps if step.get("id") == "fix"]
+    end = ends[-1] if ends and ends[-1] else None
+    seconds = 60 if end is None else max(1, int((now - end).total_seconds()) + 1)
+    return f"{seconds}s"
 
 
 def diagnosis(record: t.Any) -> dict[str, t.Any]:

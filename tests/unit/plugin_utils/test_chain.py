@@ -566,3 +566,24 @@ def test_a_refused_response_and_a_healthy_stack_win_over_the_steps():
 def test_outcomes_are_the_documented_ones():
     records = [p0_chain({}), p0_chain({"verify": {"status": "failed"}}), {"refused": "x"}, {"healthy": True}, {}]
     assert {_chain.outcome(copy.deepcopy(r), "P0") for r in records} <= set(_chain.OUTCOMES)
+
+
+@pytest.mark.parametrize("level", ["P2", "P3"])
+def test_verify_passes_with_a_minor_finding_left_and_names_it_for_follow_up(level):
+    findings = dict(judged("healthy"), severity={"level": level, "reason": "database lock waits: 1"})
+    verdict = _chain.verify_verdict(findings, None)
+    assert verdict == {"status": "ok",
+                       "summary": f"every check ran, the service is back; left for follow-up ({level}): database lock waits: 1"}
+
+
+@pytest.mark.parametrize(("steps", "window"), [
+    ([{"id": "fix", "ended_at": "2026-11-28T03:00:00Z"}], "13s"),
+    ([{"id": "fix", "ended_at": "2026-11-28T03:00:12Z"}], "1s"),
+    ([{"id": "fix", "ended_at": "2026-11-28T03:00:30Z"}], "1s"),  # a clock step backwards still reads something
+    ([{"id": "fix", "ended_at": None}], "60s"),
+    ([{"id": "assess", "ended_at": "2026-11-28T02:00:00Z"}], "60s"),
+    ([], "60s"),
+], ids=["12s-after", "same-second", "clock-behind", "fix-not-ended", "no-fix", "no-steps"])
+def test_verify_reads_only_the_logs_written_after_the_fix(steps, window):
+    now = datetime.datetime(2026, 11, 28, 3, 0, 12, tzinfo=datetime.timezone.utc)
+    assert _chain.verify_log_window({"steps": steps}, now) == window

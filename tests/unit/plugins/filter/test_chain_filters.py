@@ -38,7 +38,7 @@ def filter_error(call: t.Callable[[], t.Any], name: str) -> str:
 
 def test_the_filters_the_roles_call_are_registered():
     assert set(chain.FilterModule().filters()) == {"chain_steps", "response_decision", "contain_verdict", "fix_plan",
-                                                   "verify_verdict", "diagnosis"}
+                                                   "verify_verdict", "diagnosis", "verify_log_window"}
 
 
 @pytest.mark.parametrize(("state", "level", "scenario", "option", "contain"), [
