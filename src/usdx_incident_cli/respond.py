@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`usdx-incident respond`: a severity's chain, one ansible-runner run of playbooks/respond.yml per step.
+
+The incident folder is allocated first and is the private data dir of every run (artifacts/<NN-step>/). After each
+run the stacks' records (hosts/<host>.json) say what the step did; the command only decides whether to go on:
+
+- a run that is not `successful` ends the chain (a stack another incident holds is refused that way: nothing more
+  may run on it), as does a run ansible could not take to its end;
+- a step refused for a missing approval is asked about once on a terminal, no longer than the step's T+ deadline;
+  a yes re-runs that step once, on the refused stacks only, with the gate added; otherwise the chain goes on and
+  the record keeps the escalation the playbook wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing as t
+
+from usdx_incident_cli import outcome, prompt, validate
+from usdx_incident_cli import runner as runner_mod
+from usdx_incident_cli.progress import Progress
+from usdx_incident_cli.render import incident_summary, step_line
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    severity: str
+    scenario: str
+    fix_option: str
+    deploy_ref: t.Optional[str]
+    approve: tuple[str, ...]
+    check: bool
+    inventories: tuple[str, ...]
+    limit: t.Optional[str]
+    incidents_dir: str
+    hosts: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class Response:
+    incident_id: str
+    folder: str
+    runs: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    stopped_by: t.Optional[str] = None
+    ansible_failed: bool = False
+    interrupted: bool = False
+
+
+class Chain:
+    """One incident's chain, step by step."""
+
+    def __init__(self, request: Request, response: Response, context: t.Any, progress: Progress) -> None:
+        """context: the command's (collection, lib, stdin, stderr: where the approval is asked)."""
+        self.request = request
+        self.response = response
+        self.lib = context.lib
+        self.playbook = context.collection.playbook("respond.yml")
+        self.envvars = context.collection.runner_env()
+        self.stdin = context.stdin
+        self.prompt_out = context.stderr
+        self.progress = progress
+        self.approve = list(request.approve)
+        self.started_at = self.lib.incident.utc_now()
+        self.started_at_recorded = False
+
+    def run(self) -> None:
+        self.progress.line(f"{self.response.incident_id}: {self.request.severity} on {', '.join(self.request.hosts)}"
+                           f"{' (check mode: nothing is changed)' if self.request.check else ''}; "
+                           f"folder {self.response.folder}")
+        steps = self.lib.chain.chain_steps(self.request.severity)
+        for index, step in enumerate(steps, 1):
+            label = f"[{index}/{len(steps)}] {step['id']} ({step['title']})"
+            if not self._step(step, f"{index:02d}-{step['id']}", label):
+                break
+
+    def _step(self, step: t.Mapping[str, t.Any], ident: str, label: str) -> bool:
+        """Run one step (and its approved re-run); False when the chain must end here."""
+        run = self._run(step, ident, label, self.request.limit)
+        if not self._may_go_on(run):
+            return False
+        refused = {host: gate for host, gate in ((host, outcome.needs_approval(entry))
+                                                 for host, entry in self._entries(step["id"]).items()) if gate}
+        if not refused or not prompt.can_ask(self.stdin):
+            return True
+        gates = sorted(set(refused.values()))
+        question = (f"{step['id']} needs the approval {', '.join(gates)} on {', '.join(refused)}. "
+                    f"Approve and run {step['id']} again")
+        if not prompt.ask(question, self._seconds_left(step), self.stdin, self.prompt_out):
+            self.progress.line(f"{step['id']}: not approved; the refusal and its escalation stay recorded")
+            return True
+        self.approve.extend(gate for gate in gates if gate not in self.approve)
+        run = self._run(step, f"{ident}-approved", f"{label} approved", ",".join(refused))
+        return self._may_go_on(run)
+
+    def _run(self, step: t.Mapping[str, t.Any], ident: str, label: str, limit: t.Optional[str]) -> runner_mod.Run:
+        self.progress.begin(label, step["deadline_seconds"], self._tplus)
+        try:
+            run = runner_mod.run(
+                private_data_dir=self.response.folder, playbook=self.playbook, ident=ident,
+                inventories=self.request.inventories, limit=limit, extravars=self._extravars(step),
+                check=self.request.check, envvars=self.envvars, on_event=self.progress.event)
+        finally:
+            self.progress.end()
+        self.response.runs.append({"step": step["id"], **run.as_dict()})
+        for host, entry in self._entries(step["id"]).items():
+            self.progress.line(step_line(host, entry, self.progress.paint))
+        return run
+
+    def _may_go_on(self, run: runner_mod.Run) -> bool:
+        if run.interrupted:
+            self.response.interrupted = True
+            self.response.stopped_by = f"{run.ident}: interrupted (runner status {run.status})"
+        elif run.ansible_failed:
+            self.response.ansible_failed = True
+            self.response.stopped_by = (f"{run.ident}: ansible did not run the playbook to its end (runner status "
+                                        f"{run.status}, rc {run.rc}; see {self.response.folder}/artifacts/{run.ident}/stdout)")
+        elif run.status != "successful":
+            refusals = [f"{host}: {why}" for host, why in ((h, outcome.lock_refused(r)) for h, r in self.records().items()) if why]
+            self.response.stopped_by = "; ".join(refusals) or (
+                f"{run.ident}: the run ended {run.status} (rc {run.rc}); see {self.response.folder}/artifacts/{run.ident}/stdout")
+        else:
+            return True
+        self.progress.line(f"chain stopped: {self.response.stopped_by}")
+        return False
+
+    def _extravars(self, step: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        """The dispatcher's variables (usdx.incident.respond's argument spec) for one step; nothing secret."""
+        extravars = {
+            "respond_incident_id": self.response.incident_id, "respond_incidents_dir": self.request.incidents_dir,
+            "respond_severity": self.request.severity, "respond_scenario": self.request.scenario,
+            "respond_fix_option": self.request.fix_option, "respond_approve": list(self.approve),
+            "respond_steps": [step["id"]],
+        }
+        if self.request.deploy_ref is not None:
+            extravars["respond_deploy_ref"] = self.request.deploy_ref
+        return extravars
+
+    def records(self) -> dict[str, t.Optional[dict[str, t.Any]]]:
+        return {host: self.lib.incident.read_json(self.lib.incident.host_file(self.response.folder, host))
+                for host in self.request.hosts}
+
+    def incident(self) -> t.Optional[dict[str, t.Any]]:
+        return self.lib.incident.read_json(os.path.join(self.response.folder, self.lib.incident.INCIDENT_FILE))
+
+    def _entries(self, step_id: str) -> dict[str, t.Optional[t.Mapping[str, t.Any]]]:
+        return {host: outcome.last_entry(record, step_id) for host, record in self.records().items()}
+
+    def _tplus(self) -> float:
+        """Seconds on the incident's T+ clock: from incident.json's started_at once the first run wrote it (read
+        once), until then from this command's start."""
+        if not self.started_at_recorded:
+            started = self.lib.incident.parse_iso((self.incident() or {}).get("started_at"))
+            if started is not None:
+                self.started_at, self.started_at_recorded = started, True
+        return (self.lib.incident.utc_now() - self.started_at).total_seconds()
+
+    def _seconds_left(self, step: t.Mapping[str, t.Any]) -> float:
+        return float(step["deadline_seconds"]) - self._tplus()
+
+
+def command(args: t.Any, context: t.Any) -> int:
+    """`usdx-incident respond`: checks the inventory and the hosts, then runs the chain and reports it."""
+    lib = context.lib
+    playbook = context.collection.playbook("respond.yml")
+    if not os.path.isfile(playbook):
+        context.stderr.write(f"usdx-incident respond: {playbook} does not exist in the collection\n")
+        return outcome.RUNNER_FAILED
+    inventories = validate.inventories(args.inventory, context.collection.default_inventory)
+    hosts = validate.hosts(inventories, args.limit, validate.play_hosts(playbook), context.collection.search_paths)
+    for host in hosts:
+        try:
+            lib.incident.host_file(".", host)
+        except ValueError as exc:
+            raise validate.UsageError(str(exc)) from exc
+    request = Request(
+        severity=args.severity, scenario=args.scenario, fix_option=args.fix_option, deploy_ref=args.deploy_ref,
+        approve=tuple(dict.fromkeys(args.approve)), check=args.check, inventories=tuple(inventories), limit=args.limit,
+        incidents_dir=os.path.abspath(args.incidents_dir), hosts=tuple(hosts))
+    try:
+        response = Response(*lib.incident.allocate(request.incidents_dir))
+    except lib.incident.Unsafe as exc:  # nothing allocated: another --incidents-dir is the way out
+        raise validate.UsageError(f"--incidents-dir {validate.show(args.incidents_dir)}: {exc}") from exc
+    chain = Chain(request, response, context, context.progress(quiet=args.json, check=args.check))
+    try:
+        chain.run()
+        document = {"incident": chain.incident(), "hosts": chain.records()}
+    except lib.incident.Unsafe as exc:  # a record the playbook wrote cannot be read safely
+        context.stderr.write(f"usdx-incident respond: {exc}\n")
+        return outcome.RUNNER_FAILED
+    outcomes = {host: (record or {}).get("outcome") for host, record in document["hosts"].items()}
+    code = outcome.INTERRUPTED if response.interrupted else outcome.exit_code(
+        outcomes, response.ansible_failed, cut_short=response.stopped_by is not None)
+    report(response, document, code, outcome.meaning(code, outcomes), args.json, context.stdout, chain.progress.paint)
+    return code
+
+
+def report(response: Response, document: dict[str, t.Any], code: int, result: str, as_json: bool, out: t.Any,
+           paint: t.Any) -> None:
+    """The final result: one JSON document, or the summary table and the exit code's meaning."""
+    if as_json:
+        json.dump({"incident_id": response.incident_id, "folder": response.folder, "exit_code": code,
+                   "result": result, "stopped_by": response.stopped_by,
+                   "runs": response.runs, **document}, out, indent=2, sort_keys=True, default=str)
+        out.write("\n")
+        return
+    lines = ["", *incident_summary(document, paint), "",
+             f"{response.incident_id}: exit {code} ({paint(result, 'green' if code == 0 else 'red')})"
+             + (f"; stopped: {response.stopped_by}" if response.stopped_by else ""),
+             f"folder: {response.folder} (usdx-incident show {response.incident_id})"]
+    out.write("\n".join(lines) + "\n")

@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, USDX/Wexel DevOps Team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The usdx-incident command as installed (.venv/bin/usdx-incident), against the live sandbox.
+
+Run off a terminal, as CI and AWX run it: no colour, no spinner. The database password is in the command's
+environment (as in production), and no file of the incident folder, and nothing printed, may contain it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import typing as t
+
+import pytest
+import yaml
+
+from usdx_incident_cli import collection
+
+pytestmark = pytest.mark.sandbox
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+COMMAND = pathlib.Path(sys.executable).parent / "usdx-incident"
+ESCAPES = ("\x1b", "\r")
+
+
+class Result(t.NamedTuple):
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> t.Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def usdx_incident(sandbox: dict[str, str], secrets: list[str], tmp_path: pathlib.Path) -> t.Callable[..., Result]:
+    """Run the installed command from the checkout with the sandbox's passwords in its environment; fails the test
+    when one of them is printed."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "USDX_INCIDENTS_DIR": str(tmp_path / "incidents"),
+           "USDX_DB_SUPERUSER_PASSWORD": sandbox["USDX_DB_SUPERUSER_PASSWORD"], "USDX_DB_PASSWORD": sandbox["USDX_DB_PASSWORD"]}
+    env.pop("NO_COLOR", None)
+
+    def run(*argv: str, timeout: float = 900) -> Result:
+        proc = subprocess.run([str(COMMAND), *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, check=False)
+        for secret in secrets:
+            assert secret not in proc.stdout + proc.stderr, "a password was printed"
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run
+
+
+def assert_no_secret_in(folder: pathlib.Path, secrets: list[str]) -> None:
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    assert files
+    leaks = [str(path) for path in files for secret in secrets if secret in path.read_text(errors="replace")]
+    assert leaks == [], "a password is in the incident folder"
+
+
+def test_triage_prints_each_stacks_verdict(usdx_incident: t.Any, sandbox_fault: t.Any) -> None:
+    sandbox_fault("api-down")
+    result = usdx_incident("triage", "--json")
+    assert result.code == 1, result.stderr
+    verdict = result.json()["stacks"]["sandbox"]
+    assert verdict is not None, "no usdx_triage verdict for the host in the set_stats artifacts"
+    assert verdict["severity"] == "P0" and verdict["scenario"] == "api_unavailable"
+    assert pathlib.Path(verdict["findings"]).is_file()
+    plain = usdx_incident("triage")
+    assert plain.stdout.startswith("triage of sandbox")
+    assert "sandbox: P0 (respond: Immediate): " in plain.stdout and "scenario api_unavailable" in plain.stdout
+    assert not any(code in plain.stdout for code in ESCAPES)
+
+
+def test_respond_p2_records_the_incident(usdx_incident: t.Any, healthy_sandbox: dict[str, str], secrets: list[str]) -> None:
+    result = usdx_incident("respond", "--severity", "P2", "--json")
+    assert result.code == 0, result.stdout[-3000:] + result.stderr
+    document = result.json()
+    folder = pathlib.Path(document["folder"])
+    assert document["incident"]["id"] == document["incident_id"] == folder.name
+    assert document["incident"]["severity"] == "P2"
+    record = document["hosts"]["sandbox"]
+    assert [(step["id"], step["status"] in ("ok", "changed"), step["deadline_met"]) for step in record["steps"]] == [
+        ("record", True, True)]
+    assert record["outcome"] == "recorded"
+    artifacts = folder / "artifacts" / "01-record"
+    assert (artifacts / "status").read_text() == "successful" and (artifacts / "rc").read_text() == "0"
+    assert (artifacts / "stdout").stat().st_size > 0 and any((artifacts / "job_events").iterdir())
+    assert not (folder / "env").exists()
+    assert_no_secret_in(folder, secrets)
+
+    shown = usdx_incident("show", document["incident_id"])
+    assert shown.code == 0 and not any(code in shown.stdout for code in ESCAPES)
+    assert "sandbox  record  " in shown.stdout and "sandbox: outcome recorded" in shown.stdout
+    listed = usdx_incident("list", "--json")
+    assert listed.json()[0]["id"] == document["incident_id"]
+
+
+def test_respond_p0_check_predicts_every_step_and_changes_nothing(usdx_incident: t.Any, sandbox_fault: t.Any,
+                                                                  helpers: t.Any, lib_steps: list[str],
+                                                                  secrets: list[str]) -> None:
+    sandbox_fault("api-down")
+    before = indexer_state(helpers)
+    result = usdx_incident("respond", "--severity", "P0", "--check")
+    assert result.code == 0, result.stdout[-3000:] + result.stderr
+    assert not any(code in result.stdout for code in ESCAPES)
+    incident_id = result.stdout.split(":", 1)[0]
+    document = usdx_incident("show", incident_id, "--json").json()
+    assert document["incident"]["check_mode"] is True
+    record = document["hosts"]["sandbox"]
+    assert [step["id"] for step in record["steps"]] == lib_steps
+    assert all(step["deadline_met"] in (True, False) for step in record["steps"])
+    assert record["outcome"] == "dry_run"
+    folder = pathlib.Path(document["folder"])
+    assert sorted(os.listdir(folder / "artifacts")) == [f"{n:02d}-{step}" for n, step in enumerate(lib_steps, 1)]
+    for line in (f"[{n}/8] {step} " for n, step in enumerate(lib_steps, 1)):
+        assert line in result.stdout
+    assert indexer_state(helpers) == before, "the dry run changed the stack"
+    assert_no_secret_in(folder, secrets)
+
+
+def test_a_stack_another_incident_holds_is_refused_at_once(usdx_incident: t.Any, healthy_sandbox: dict[str, str],
+                                                           tmp_path: pathlib.Path, helpers: t.Any) -> None:
+    holder = "INC-2000-01-01-99"
+    lock_playbook = tmp_path / "lock.yml"
+
+    def lock(state: str) -> None:
+        lock_playbook.write_text(yaml.safe_dump([{
+            "name": "hold the stack", "hosts": "usdx_stacks", "gather_facts": False,
+            "tasks": [{"name": f"lock {state}", "usdx.incident.response_lock": {
+                "incident": holder, "state_dir": "{{ respond_state_dir }}", "ttl": 300, "state": state}}]}]))
+        proc = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i",
+                               str(REPO / "inventories" / "sandbox"), str(lock_playbook)],
+                              cwd=REPO, env=helpers.ansible_env(), capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stdout[-2000:]
+
+    lock("acquired")
+    try:
+        result = usdx_incident("respond", "--severity", "P1", "--json")
+    finally:
+        lock("released")
+    assert result.code == 3, result.stdout[-3000:] + result.stderr
+    document = result.json()
+    assert [run["ident"] for run in document["runs"]] == ["01-respond"]
+    assert holder in document["hosts"]["sandbox"]["refused"]
+    assert holder in document["stopped_by"]
+
+
+def test_bad_input_creates_no_incident(usdx_incident: t.Any, sandbox: dict[str, str], tmp_path: pathlib.Path) -> None:
+    result = usdx_incident("respond", "--severity", "P0", "--limit", "no-such-stack")
+    assert result.code == 2
+    assert result.stderr == "usdx-incident respond: --limit 'no-such-stack' matches no host of usdx_stacks (accepted: sandbox)\n"
+    assert not (tmp_path / "incidents").exists()
+
+
+def indexer_state(helpers: t.Any) -> tuple[str, str]:
+    """The indexer container's state and start time: what a contain, a restart or a fix would change."""
+    proc = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}} {{.State.StartedAt}}", f"{helpers.project}-indexer-1"],
+                          capture_output=True, text=True, timeout=30, check=True)
+    status, started = proc.stdout.split()
+    return status, started
+
+
+@pytest.fixture
+def lib_steps() -> list[str]:
+    """The P0 chain's step ids, from the runbook source."""
+    lib = collection.load(collection.locate())
+    return [step["id"] for step in lib.chain.chain_steps("P0")]
