@@ -4,8 +4,9 @@
 #   sandbox.sh build          build the base image (if missing/outdated) and the service images
 #   sandbox.sh up             mount the data filesystem, write .state/sandbox.env, start and wait healthy
 #   sandbox.sh down           clear faults, remove containers + volumes, unmount the data filesystem
-#   sandbox.sh status         containers, /health, lag, data filesystem usage (rc 0 = healthy)
-#   sandbox.sh fault NAME     api-down | db-connections | indexer-lag | disk-full | rpc-down | clear
+#   sandbox.sh status         containers, /health, lag, indexer release, data filesystem usage (rc 0 = healthy)
+#   sandbox.sh fault NAME     api-down | db-connections | indexer-lag | disk-full | rpc-down | bad-deploy | clear
+#   sandbox.sh deploy RELEASE build usdx-sandbox/indexer:RELEASE if missing, run it, record it in .state/deploy
 set -euo pipefail
 
 SANDBOX_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,14 +18,23 @@ DATA_SIZE="256m"
 BASE_IMAGE="usdx-sandbox/base:bookworm"
 FAULT_LABEL="io.usdx-sandbox.fault"
 HOLDER_APP="usdx-reconciler"
-FAULTS="api-down, db-connections, indexer-lag, disk-full, rpc-down, clear"
-COMMANDS="build, up, down, status, fault"
+FAULTS="api-down, db-connections, indexer-lag, disk-full, rpc-down, bad-deploy, clear"
+COMMANDS="build, up, down, status, fault, deploy"
+# The indexer's releases (one image each, usdx-sandbox/indexer:<release>); the running one is USDX_INDEXER_RELEASE.
+RELEASES_FILE="$SANDBOX_DIR/apps/indexer/releases.txt"
+INDEXER_IMAGE="usdx-sandbox/indexer"
+RELEASE_LABEL="io.usdx-sandbox.release"
+GOOD_RELEASE="v1.4.0"   # the default; fault clear returns to it
+BAD_RELEASE="v1.5.0"    # fault bad-deploy: its marketplace query needs a migration the database never ran
+# The deploy history: a git checkout with one commit per deploy and history.jsonl, one JSON object per deploy.
+DEPLOY_DIR="$STATE_DIR/deploy"
+HISTORY_FILE="$DEPLOY_DIR/history.jsonl"
 ENV_KEYS=(USDX_INDEXER_PORT USDX_WEBAPP_PORT USDX_DB_PORT USDX_REDIS_PORT USDX_CHAIN_PORT
-          USDX_DB_SUPERUSER_PASSWORD USDX_DB_PASSWORD CHAIN_BLOCK_TIME)
+          USDX_DB_SUPERUSER_PASSWORD USDX_DB_PASSWORD CHAIN_BLOCK_TIME USDX_INDEXER_RELEASE)
 declare -A DEFAULTS=(
   [USDX_INDEXER_PORT]=3001 [USDX_WEBAPP_PORT]=3000 [USDX_DB_PORT]=55432 [USDX_REDIS_PORT]=56379
   [USDX_CHAIN_PORT]=58545 [USDX_DB_SUPERUSER_PASSWORD]=sandbox-superuser-pw
-  [USDX_DB_PASSWORD]=sandbox-usdx-pw [CHAIN_BLOCK_TIME]=1
+  [USDX_DB_PASSWORD]=sandbox-usdx-pw [CHAIN_BLOCK_TIME]=1 [USDX_INDEXER_RELEASE]=$GOOD_RELEASE
 )
 
 die() { echo "sandbox.sh: $*" >&2; exit 1; }
@@ -39,7 +49,21 @@ ensure_env() {
       for key in "${ENV_KEYS[@]}"; do echo "$key=${!key:-${DEFAULTS[$key]}}"; done
     } >"$ENV_FILE"
     note "wrote $ENV_FILE"
+  else
+    # a file written before a key existed (USDX_INDEXER_RELEASE) gets it appended
+    for key in "${ENV_KEYS[@]}"; do
+      grep -q "^$key=" "$ENV_FILE" || echo "$key=${!key:-${DEFAULTS[$key]}}" >>"$ENV_FILE"
+    done
   fi
+}
+
+# set_env_value KEY VALUE: replace KEY's line in sandbox.env (atomically) and in this shell's environment
+set_env_value() {
+  local tmp="$ENV_FILE.tmp.$$"
+  awk -v key="$1" -v value="$2" -F= '$1 == key { print key "=" value; next } { print }' "$ENV_FILE" >"$tmp"
+  chmod --reference="$ENV_FILE" "$tmp"
+  mv -f "$tmp" "$ENV_FILE"
+  export "$1=$2"
 }
 
 # Values: the shell environment wins (as with compose), then sandbox.env, then the defaults.
@@ -110,6 +134,64 @@ require_up() {
 }
 require_running() { running "$1" || die "service '$1' is not running (try: $0 fault clear)"; }
 
+# ------------------------------------------------------------------ releases
+releases() { awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$RELEASES_FILE"; }
+release_notes() { awk -v r="$1" '$1 == r { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' "$RELEASES_FILE"; }
+release_list() { releases | paste -sd, - | sed 's/,/, /g'; }
+image_exists() { docker image inspect "$INDEXER_IMAGE:$1" >/dev/null 2>&1; }
+image_id() { docker image inspect -f '{{.Id}}' "$INDEXER_IMAGE:$1"; }
+# the release label of the indexer container (running or not); empty when there is none
+running_release() {
+  local cid; cid="$(dc ps -aq indexer 2>/dev/null)"
+  [[ -n "$cid" ]] || return 0
+  docker inspect -f "{{ index .Config.Labels \"$RELEASE_LABEL\" }}" "$cid" 2>/dev/null || true
+}
+build_release() {
+  local out
+  out="$(USDX_INDEXER_RELEASE="$1" dc build --quiet indexer 2>&1)" || { echo "$out" >&2; die "could not build $INDEXER_IMAGE:$1"; }
+}
+indexer_runs_release() { [[ "$(running_release)" == "$1" ]] && running indexer; }
+webapp_code() { http_code "http://127.0.0.1:$USDX_WEBAPP_PORT$1"; }
+listings_failing() { [[ "$(webapp_code /api/marketplace/listings)" == 500 ]]; }
+
+# git on the deploy checkout: no hook, pager, signing or credential helper of anyone's configuration runs
+deploy_git() {
+  env -u GIT_DIR -u GIT_WORK_TREE -u GIT_CONFIG_PARAMETERS GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 \
+    git -C "$DEPLOY_DIR" -c core.hooksPath=/dev/null -c commit.gpgsign=false -c core.fsmonitor=false \
+      -c user.name=sandbox.sh -c user.email=sandbox@usdx-wexel.invalid "$@"
+}
+
+# record_deploy ACTION RELEASE PREVIOUS BY: one line in history.jsonl, one commit in the deploy checkout
+record_deploy() {
+  local action=$1 release=$2 previous=$3 by=$4 now subject
+  if [[ ! -d "$DEPLOY_DIR/.git" ]]; then
+    mkdir -p "$DEPLOY_DIR"
+    deploy_git init -q -b main
+  fi
+  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  printf '{"time": "%s", "service": "indexer", "action": "%s", "release": "%s", "previous": %s, "image": "%s", "image_id": "%s", "by": "%s"}\n' \
+    "$now" "$action" "$release" "$([[ -n "$previous" ]] && echo "\"$previous\"" || echo null)" \
+    "$INDEXER_IMAGE:$release" "$(image_id "$release")" "$by" >>"$HISTORY_FILE"
+  case "$action" in
+    rollback) subject="roll back indexer to $release (from $previous)" ;;
+    *) subject="deploy indexer $release${previous:+ (was $previous)}" ;;
+  esac
+  deploy_git add history.jsonl
+  deploy_git commit -q -m "$subject" -m "$release: $(release_notes "$release")" -m "by $by"
+}
+
+# deploy_release RELEASE ACTION BY: build the image if missing, make it the running release, recreate only the
+# indexer from it (no other service is touched), record it. Does not wait for health (clear may run it mid-fault).
+deploy_release() {
+  local release=$1 action=$2 by=$3 previous out
+  previous="$(running_release)"
+  previous="${previous:-$USDX_INDEXER_RELEASE}"
+  image_exists "$release" || build_release "$release"
+  set_env_value USDX_INDEXER_RELEASE "$release"
+  out="$(dc up -d --no-deps indexer 2>&1)" || { echo "$out" >&2; die "could not start the indexer on $release"; }
+  record_deploy "$action" "$release" "$previous" "$by"
+}
+
 # ------------------------------------------------------------------ data filesystem
 mount_data() {
   mkdir -p "$DATA_DIR"
@@ -166,6 +248,7 @@ cmd_up() {
     wait_for 120 "every container to be healthy" all_healthy
   fi
   ensure_backup
+  [[ -f "$HISTORY_FILE" ]] || record_deploy deploy "$USDX_INDEXER_RELEASE" "" "sandbox.sh up"
   echo "sandbox up in $((SECONDS - start))s: webapp http://127.0.0.1:$USDX_WEBAPP_PORT" \
        "indexer http://127.0.0.1:$USDX_INDEXER_PORT db 127.0.0.1:$USDX_DB_PORT" \
        "redis 127.0.0.1:$USDX_REDIS_PORT chain http://127.0.0.1:$USDX_CHAIN_PORT"
@@ -193,6 +276,7 @@ cmd_down() {
   load_env
   remove_disk_fill
   dc down -v --remove-orphans --timeout 10
+  rm -rf "$DEPLOY_DIR"  # the next up deploys a fresh stack
   if mountpoint -q "$DATA_DIR"; then
     umount "$DATA_DIR"
     note "unmounted $DATA_DIR"
@@ -207,6 +291,7 @@ cmd_status() {
   local code; code="$(http_code "$INDEXER_URL/health")"
   echo "indexer /health: ${code:-000} $(curl -s -m 8 "$INDEXER_URL/health" 2>/dev/null || true)"
   echo "indexer lag: $(metric usdx_indexer_lag_blocks || true) blocks"
+  echo "indexer release: $(running_release) (USDX_INDEXER_RELEASE=$USDX_INDEXER_RELEASE; good $GOOD_RELEASE)"
   if mountpoint -q "$DATA_DIR"; then df -h "$DATA_DIR" | tail -n 1; else echo "data filesystem: not mounted"; fi
   [[ "$code" == 200 ]]
 }
@@ -282,6 +367,23 @@ fault_disk_full() {
   echo "disk-full: $DATA_DIR is $(data_use_pct)% full ($(wc -l <"$MANIFEST") files: old logs >30d, old backups >60d, recent logs/backups; newest backup kept); Docker garbage: 1 dangling image, 1 stopped container"
 }
 
+fault_bad_deploy() {
+  if indexer_runs_release "$BAD_RELEASE" && [[ "$USDX_INDEXER_RELEASE" == "$BAD_RELEASE" ]] && listings_failing; then
+    echo "bad-deploy: indexer already runs $BAD_RELEASE; GET /api/marketplace/listings answers 500"
+    return
+  fi
+  local previous; previous="$(running_release)"
+  build_release "$BAD_RELEASE"  # always from the current sources (cached: about a second)
+  deploy_release "$BAD_RELEASE" deploy "sandbox.sh fault bad-deploy"
+  wait_for 60 "the indexer on $BAD_RELEASE to be healthy" indexer_runs_release "$BAD_RELEASE"
+  wait_for 60 "indexer /health 200" health_is 200
+  wait_for 30 "GET /api/marketplace/listings to answer 500" listings_failing
+  local detail
+  detail="$(curl -s -m 5 "http://127.0.0.1:$USDX_WEBAPP_PORT/api/marketplace/listings" |
+            sed -n 's/.*"detail": "\(.*\)"}.*/\1/p' | sed 's/\\"/"/g; s/ LINE 1:.*//')"
+  echo "bad-deploy: deployed indexer $BAD_RELEASE over ${previous:-none} (recorded in $DEPLOY_DIR; $INDEXER_IMAGE:$GOOD_RELEASE kept for rollback); /health 200 but GET /api/marketplace/listings answers 500 ($detail)"
+}
+
 fault_clear() {
   # 1. resume a stopped worker
   if running indexer; then
@@ -296,24 +398,49 @@ fault_clear() {
   fi
   # 3. disk-full files and Docker garbage
   remove_disk_fill
-  # 4. start everything that is down (chain, indexer, ...) and wait for the healthchecks
-  # (no --wait: compose gives up at once on a container that is still marked unhealthy)
+  # 4. the good release (bad-deploy), recorded in the deploy history as a rollback
+  if [[ "$USDX_INDEXER_RELEASE" != "$GOOD_RELEASE" || "$(running_release)" != "$GOOD_RELEASE" ]]; then
+    deploy_release "$GOOD_RELEASE" rollback "sandbox.sh fault clear"
+  fi
+  # 5. start everything that is down (chain, indexer, ...) and wait for the healthchecks
+  # (no --wait: compose gives up at once on a container that is still marked unhealthy). --no-recreate: a
+  # container deployed with --no-deps carries another config hash, and a plain up would recreate it and the webapp.
   local out
-  out="$(dc up -d 2>&1)" || { echo "$out" >&2; die "could not bring the stack back up"; }
-  # 5. maintenance off, indexing unpaused
+  out="$(dc up -d --no-recreate 2>&1)" || { echo "$out" >&2; die "could not bring the stack back up"; }
+  # 6. maintenance off, indexing unpaused
   dc exec -T redis redis-cli DEL usdx:maintenance usdx:paused >/dev/null
   wait_for 120 "indexer /health 200" health_is 200
   wait_for 120 "every container to be healthy" all_healthy
   wait_for 60 "the indexer to catch up" lag_at_most 3
-  echo "clear: all faults cleared; /health 200, lag $(metric usdx_indexer_lag_blocks) blocks, data filesystem $(data_use_pct)% used"
+  echo "clear: all faults cleared; /health 200, lag $(metric usdx_indexer_lag_blocks) blocks, indexer $(running_release), data filesystem $(data_use_pct)% used"
 }
 
 validate_fault() {
   case "${1:-}" in
-    api-down|db-connections|indexer-lag|disk-full|rpc-down|clear) ;;
+    api-down|db-connections|indexer-lag|disk-full|rpc-down|bad-deploy|clear) ;;
     "") echo "sandbox.sh: missing fault name (accepted: $FAULTS)" >&2; exit 2 ;;
     *) echo "sandbox.sh: unknown fault '$1' (accepted: $FAULTS)" >&2; exit 2 ;;
   esac
+}
+
+validate_release() {
+  [[ -n "${1:-}" ]] || { echo "sandbox.sh: missing release (accepted: $(release_list))" >&2; exit 2; }
+  releases | grep -qxF -- "$1" || { echo "sandbox.sh: unknown release '$1' (accepted: $(release_list))" >&2; exit 2; }
+}
+
+cmd_deploy() {
+  local release=$1 previous
+  require_up
+  load_env
+  previous="$(running_release)"
+  if [[ "$previous" == "$release" && "$USDX_INDEXER_RELEASE" == "$release" ]] && running indexer; then
+    echo "deploy: indexer already runs $release ($INDEXER_IMAGE:$release)"
+    return
+  fi
+  deploy_release "$release" deploy "sandbox.sh deploy"
+  wait_for 60 "the indexer on $release to be healthy" indexer_runs_release "$release"
+  wait_for 60 "indexer /health 200" health_is 200
+  echo "deploy: indexer runs $release (was ${previous:-none}; $INDEXER_IMAGE:$release $(image_id "$release" | cut -c1-19)); recorded in $DEPLOY_DIR"
 }
 
 cmd_fault() {
@@ -336,13 +463,15 @@ lock() {
 main() {
   local cmd="${1:-}"
   [[ "$cmd" != fault ]] || validate_fault "${2:-}"
-  case "$cmd" in build|up|down|fault) lock ;; esac
+  [[ "$cmd" != deploy ]] || validate_release "${2:-}"
+  case "$cmd" in build|up|down|fault|deploy) lock ;; esac
   case "$cmd" in
     build) cmd_build ;;
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
     fault) shift; cmd_fault "$@" ;;
+    deploy) cmd_deploy "$2" ;;
     "") echo "sandbox.sh: missing command (accepted: $COMMANDS)" >&2; exit 2 ;;
     *) echo "sandbox.sh: unknown command '$cmd' (accepted: $COMMANDS)" >&2; exit 2 ;;
   esac

@@ -38,7 +38,7 @@ def test_healthy_compose_services(healthy_sandbox, module_runner, assert_no_secr
     assert indexer["memory_limit_set"] is True and indexer["memory_limit_bytes"] == 256 * 1024**2
     assert 0 < indexer["memory_usage_bytes"] < indexer["memory_limit_bytes"]
     assert indexer["cpu_percent"] is not None and indexer["uptime_seconds"] > 0
-    assert indexer["image"] == "usdx-sandbox/indexer:latest" and indexer["image_age_seconds"] > 0
+    assert indexer["image"] == "usdx-sandbox/indexer:v1.4.0" and indexer["image_age_seconds"] > 0  # the default release
     assert {"container_port": 3001, "protocol": "tcp", "host_ip": "127.0.0.1",
             "host_port": int(healthy_sandbox["USDX_INDEXER_PORT"])} in indexer["ports"]
     assert_no_secret(run)

@@ -3,11 +3,17 @@
 Block N has timestamp genesis + N * CHAIN_BLOCK_TIME; the head is derived from the wall
 clock, so nothing runs in the background. The genesis time is persisted in
 CHAIN_DATA_DIR/genesis.json, so restarts (rpc-down) continue the same chain.
+
+Test-only: `usdx_sandboxDeposit` puts a vault deposit (a USDX Transfer into the vault and the vault's Deposit
+log) into the next block, after that block's own transactions, as a wallet's signed deposit would be mined.
+Submitted deposits are kept in CHAIN_DATA_DIR/deposits.json, so they outlive a restart like the chain does.
 """
 import hashlib
 import json
 import os
 import random
+import re
+import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
@@ -46,6 +52,26 @@ def load_genesis():
 
 
 GENESIS = load_genesis()
+DEPOSITS_FILE = os.path.join(DATA_DIR, "deposits.json")
+ADDRESS_RE = re.compile(r"^0x[0-9a-f]{40}$")
+MAX_DEPOSIT = 10 ** 30
+
+
+def load_deposits():
+    """Block number -> the sandbox deposits mined in it, from deposits.json."""
+    try:
+        with open(DEPOSITS_FILE) as fh:
+            entries = json.load(fh)
+    except (OSError, ValueError):
+        entries = []
+    by_block = {}
+    for entry in entries:
+        by_block.setdefault(entry["block"], []).append(entry)
+    return by_block
+
+
+_deposits_lock = threading.Lock()
+_deposits = load_deposits()
 
 
 def h(*parts):
@@ -65,17 +91,23 @@ def head():
 
 
 def block_txs(n):
-    """Deterministic transactions (with their logs) of block n."""
+    """Deterministic transactions (with their logs) of block n, then the sandbox deposits mined in it."""
     if n == 0:
         return []
     rng = random.Random("%s:%s:%s" % (CHAIN_ID, GENESIS, n))
+    planned = [(h("tx", n, i), None, None) for i in range(rng.randint(0, 3))]
+    with _deposits_lock:
+        planned += [(d["tx_hash"], d["from"], d["amount"]) for d in _deposits.get(n, ())]
     txs, log_index = [], 0
-    for i in range(rng.randint(0, 3)):
-        tx_hash = h("tx", n, i)
-        user = addr(rng)
-        amount = rng.randint(1, 50_000) * 10 ** 6
+    for i, (tx_hash, user, amount) in enumerate(planned):
         logs = []
-        if rng.random() < 0.5:  # deposit: USDX transfer into the vault + vault Deposit event
+        if user is None:
+            user = addr(rng)
+            amount = rng.randint(1, 50_000) * 10 ** 6
+            is_deposit = rng.random() < 0.5
+        else:
+            is_deposit = True
+        if is_deposit:  # deposit: USDX transfer into the vault + vault Deposit event
             logs.append((USDX_TOKEN, [TRANSFER_SIG, pad(user), pad(WEXEL_VAULT)], amount))
             logs.append((WEXEL_VAULT, [DEPOSIT_SIG, pad(user)], amount))
             to = WEXEL_VAULT
@@ -159,6 +191,54 @@ def get_logs(flt):
     return out
 
 
+def quantity(value, what):
+    """A JSON-RPC quantity ("0x..." or a plain integer) -> int."""
+    if isinstance(value, bool):
+        raise RpcFail(-32602, "invalid %s: %r" % (what, value))
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value, 16)
+    except (TypeError, ValueError):
+        raise RpcFail(-32602, "invalid %s: %r" % (what, value))
+
+
+def address_arg(value):
+    if not isinstance(value, str) or not ADDRESS_RE.match(value.lower()):
+        raise RpcFail(-32602, "invalid address: %r" % (value,))
+    return value.lower()
+
+
+def deposits_from(address, up_to):
+    with _deposits_lock:
+        return sum(1 for block_no, entries in _deposits.items() if block_no <= up_to for d in entries if d["from"] == address)
+
+
+def sandbox_deposit(params):
+    """usdx_sandboxDeposit [{"from": address, "amount": quantity}] -> the deposit's transaction hash and block.
+
+    The deposit goes into the block after the current head, so an indexer that has read the head sees it in the
+    next block it reads. The hash depends only on the chain, the sender, the amount and the deposit's sequence number.
+    """
+    if not params or not isinstance(params[0], dict):
+        raise RpcFail(-32602, "usdx_sandboxDeposit takes one object: {\"from\": address, \"amount\": quantity}")
+    sender = address_arg(params[0].get("from"))
+    amount = quantity(params[0].get("amount"), "amount")
+    if not 0 < amount <= MAX_DEPOSIT:
+        raise RpcFail(-32602, "invalid amount: %d (1 to %d)" % (amount, MAX_DEPOSIT))
+    with _deposits_lock:
+        seq = sum(len(entries) for entries in _deposits.values())
+        entry = {"block": head() + 1, "from": sender, "amount": amount, "tx_hash": h("sandbox-deposit", sender, amount, seq)}
+        everything = [d for entries in _deposits.values() for d in entries] + [entry]
+        tmp = DEPOSITS_FILE + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(everything, fh)
+        os.replace(tmp, DEPOSITS_FILE)
+        _deposits.setdefault(entry["block"], []).append(entry)
+    log.info("sandbox deposit %s: %d from %s in block %d", entry["tx_hash"], amount, sender, entry["block"])
+    return {"transactionHash": entry["tx_hash"], "blockNumber": hex(entry["block"]), "from": sender, "amount": hex(amount)}
+
+
 def dispatch(method, params):
     if method == "eth_chainId":
         return hex(CHAIN_ID)
@@ -178,6 +258,14 @@ def dispatch(method, params):
         return block(n, bool(params[1]) if len(params) > 1 else False)
     if method == "eth_getLogs":
         return get_logs(params[0] if params else {})
+    if method == "eth_getBalance":  # deterministic per address, in wei
+        return hex(int(h("balance", address_arg(params[0]))[2:18], 16) % 10 ** 21)
+    if method == "eth_getTransactionCount":  # a per-address start, plus its sandbox deposits mined so far
+        address = address_arg(params[0])
+        upto = block_arg(params[1] if len(params) > 1 else "latest", head())
+        return hex(int(h("nonce", address)[2:6], 16) % 100 + deposits_from(address, upto))
+    if method == "usdx_sandboxDeposit":
+        return sandbox_deposit(params)
     raise RpcFail(-32601, "the method %s does not exist/is not available" % method)
 
 

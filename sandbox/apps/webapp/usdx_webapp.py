@@ -21,6 +21,7 @@ INDEX_HTML = """<!doctype html>
 <style>body{font-family:sans-serif;margin:2rem;max-width:48rem}td{padding:.2rem 1rem}</style></head>
 <body><h1>USDX/Wexel</h1><p>Deposit USDX into the Wexel vault and track your positions.</p>
 <h2>Indexer status</h2><table id="status"><tr><td>loading&hellip;</td></tr></table>
+<h2>Marketplace</h2><table id="listings"></table>
 <h2>Latest events</h2><table id="events"></table>
 <script>
 async function refresh(){
@@ -31,6 +32,10 @@ async function refresh(){
     const e=await (await fetch('/api/events?limit=10')).json();
     document.getElementById('events').innerHTML=(e.events||[]).map(x=>'<tr><td>'+x.block_number+'</td><td>'+
       x.event_name+'</td><td>'+x.amount+'</td><td>'+x.tx_hash.slice(0,18)+'&hellip;</td></tr>').join('');
+    const m=await fetch('/api/marketplace/listings?limit=5');
+    document.getElementById('listings').innerHTML=m.ok?((await m.json()).listings||[]).map(x=>'<tr><td>'+
+      x.position_id+'</td><td>'+x.ask_price+'</td><td>'+x.seller.slice(0,10)+'&hellip;</td></tr>').join(''):
+      '<tr><td>marketplace unavailable ('+m.status+')</td></tr>';
   }catch(err){document.getElementById('status').innerHTML='<tr><td>API unavailable</td></tr>';}
 }
 refresh();setInterval(refresh,5000);

@@ -1,14 +1,20 @@
-"""Indexer HTTP API on :3001 -- /health, /metrics, /api/status, /api/events."""
+"""Indexer HTTP API on :3001 -- /health, /metrics, /api/status, /api/events, and what the web app's clients call:
+/api/marketplace/listings, /api/wallet/<address>, /api/deposits/<tx_hash>."""
 import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
+import psycopg2
+
 from usdx_common import AccessLog, Logger, Rpc, db_connect, env, env_int, err_text, redis_client, serve
-from usdx_indexer import ACCESS_LOG_FILE_DEFAULT, LOG_FILE_DEFAULT, status
-from usdx_indexer.pool import Pool
+from usdx_indexer import ACCESS_LOG_FILE_DEFAULT, LOG_FILE_DEFAULT, marketplace, status
+from usdx_indexer.httpmetrics import HttpMetrics
+from usdx_indexer.pool import Pool, PoolTimeout
+from usdx_indexer.release import RELEASE
 
 log = Logger("api", env("INDEXER_LOG_FILE", LOG_FILE_DEFAULT))
 access_log = AccessLog("indexer", env("INDEXER_ACCESS_LOG_FILE", ACCESS_LOG_FILE_DEFAULT), log)
@@ -18,6 +24,11 @@ REDIS = redis_client()
 RPC = Rpc(timeout=3.0)
 CHECKS = ThreadPoolExecutor(max_workers=6)
 STARTED = time.time()
+HTTP = HttpMetrics()
+ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+TX_HASH_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
+# The database could not be used (as opposed to a query the database rejects: a bug, answered 500).
+DB_OUTAGES = (psycopg2.OperationalError, psycopg2.InterfaceError, PoolTimeout)
 
 _cache_lock = threading.Lock()
 _cache = {"at": 0.0, "status": None}
@@ -127,7 +138,9 @@ def metric_lines():
          "Seconds the three rates cover (from the worker's sample to this scrape; NaN when unknown).",
          rates.get("window_seconds")),
     ]
-    out = []
+    out = ["# HELP usdx_indexer_release_info The release this API runs (label release) and the schema its code expects.",
+           "# TYPE usdx_indexer_release_info gauge",
+           'usdx_indexer_release_info{release="%s",schema="%d"} 1' % (RELEASE["name"], RELEASE["schema"])]
     for name, typ, help_text, value in rows:
         if name == "usdx_indexer_dependency_up":
             out.append("# HELP %s 1 when the last status query reached the dependency." % name)
@@ -138,6 +151,7 @@ def metric_lines():
         out.append("# HELP %s %s" % (name, help_text))
         out.append("# TYPE %s %s" % (name, typ))
         out.append("%s %s" % (name, num(value)))
+    out += HTTP.lines()
     return "\n".join(out) + "\n"
 
 
@@ -146,6 +160,7 @@ def api_status():
     body = {k: st[k] for k in ("last_indexed_block", "chain_head", "lag_blocks", "lag_seconds", "paused",
                                "maintenance", "events_total", "worker")}
     body["errors"] = st["errors"]
+    body["release"] = RELEASE["name"]
     return 200, body
 
 
@@ -175,6 +190,58 @@ def api_events(query):
     return 200, {"events": [dict(zip(keys, r)) for r in rows], "count": len(rows)}
 
 
+def db_unavailable(path, exc):
+    log.error("GET %s failed: database unavailable: %s", path, err_text(exc))
+    return 503, {"error": "database unavailable", "detail": err_text(exc)}
+
+
+def api_listings(query):
+    """The marketplace. A query the database rejects is a bug of the release: it propagates and is answered 500."""
+    try:
+        limit = int((parse_qs(query).get("limit") or ["20"])[0])
+    except ValueError:
+        return 400, {"error": "limit must be an integer"}
+    try:
+        items = marketplace.listings(POOL.query, max(1, min(100, limit)))
+    except DB_OUTAGES as exc:
+        return db_unavailable("/api/marketplace/listings", exc)
+    return 200, {"listings": items, "count": len(items)}
+
+
+def api_wallet(address):
+    """What a wallet connection shows: balance and nonce from the chain, the address's vault deposits from the database."""
+    if not ADDRESS_RE.match(address):
+        return 400, {"error": "not an address (0x and 40 hex digits)", "address": address[:100]}
+    address = address.lower()
+    try:
+        chain_id, head, balance, nonce = Rpc(timeout=3.0).batch([
+            ("eth_chainId", []), ("eth_blockNumber", []), ("eth_getBalance", [address, "latest"]),
+            ("eth_getTransactionCount", [address, "latest"])])
+    except Exception as exc:  # noqa: BLE001 - any RPC failure: the chain cannot be read
+        log.error("GET /api/wallet failed: chain RPC unavailable: %s", err_text(exc))
+        return 503, {"error": "chain unavailable", "detail": err_text(exc)}
+    try:
+        deposits = marketplace.wallet_deposits(POOL.query, address)
+    except DB_OUTAGES as exc:
+        return db_unavailable("/api/wallet", exc)
+    return 200, {"address": address, "chain_id": int(chain_id, 16), "block": int(head, 16),
+                 "balance_wei": str(int(balance, 16)), "nonce": int(nonce, 16), "deposits": deposits}
+
+
+def api_deposit(tx_hash):
+    """One deposit, once the indexer wrote it; 404 until then."""
+    if not TX_HASH_RE.match(tx_hash):
+        return 400, {"error": "not a transaction hash (0x and 64 hex digits)", "tx_hash": tx_hash[:100]}
+    try:
+        found = marketplace.deposit(POOL.query, tx_hash.lower())
+    except DB_OUTAGES as exc:
+        return db_unavailable("/api/deposits", exc)
+    if found is None:
+        return 404, {"error": "deposit not indexed", "tx_hash": tx_hash.lower(),
+                     "last_indexed_block": current_status()["last_indexed_block"]}
+    return 200, found
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "usdx-indexer/1.0"
@@ -201,6 +268,7 @@ class Handler(BaseHTTPRequestHandler):
             code = 499  # nginx's "client closed the connection": the answer could not be written
             self.close_connection = True
         finally:
+            HTTP.observe(urlparse(self.path).path, code, time.monotonic() - started)
             access_log.record(self.headers, self.client_address[0], self.command, self.path, code, started)
 
     def answer(self, path):
@@ -219,9 +287,20 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/api/events":
                 code, body = api_events(urlparse(self.path).query)
                 self.send(code, body)
+            elif path == "/api/marketplace/listings":
+                code, body = api_listings(urlparse(self.path).query)
+                self.send(code, body)
+            elif path.startswith("/api/wallet/"):
+                code, body = api_wallet(path[len("/api/wallet/"):])
+                self.send(code, body)
+            elif path.startswith("/api/deposits/"):
+                code, body = api_deposit(path[len("/api/deposits/"):])
+                self.send(code, body)
             elif path in ("/", "/api"):
                 code = 200
-                self.send(200, {"service": "usdx-indexer", "endpoints": ["/health", "/metrics", "/api/status", "/api/events"]})
+                self.send(200, {"service": "usdx-indexer", "release": RELEASE["name"],
+                                "endpoints": ["/health", "/metrics", "/api/status", "/api/events", "/api/marketplace/listings",
+                                              "/api/wallet/<address>", "/api/deposits/<tx_hash>"]})
             else:
                 code = 404
                 self.send(404, {"error": "not found", "path": path})
@@ -243,7 +322,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = env_int("INDEXER_PORT", 3001)
-    serve(port, Handler, log, "API listening on :%d (db %s, redis %s, rpc %s)", port, env("DB_HOST", "db"),
+    serve(port, Handler, log, "API %s listening on :%d (db %s, redis %s, rpc %s)", RELEASE["name"], port, env("DB_HOST", "db"),
           env("REDIS_URL", "redis://redis:6379/0"), RPC.url)
 
 
