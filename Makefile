@@ -11,6 +11,8 @@ BIN := $(VENV)/bin
 COLLECTION_LINK := build/collections/ansible_collections/usdx/incident
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Where usdx-incident keeps the incident folders of the sandbox (gitignored), as the sandbox inventory does.
+export USDX_INCIDENTS_DIR := $(CURDIR)/build/incidents
 
 .PHONY: help
 help: ## list the targets

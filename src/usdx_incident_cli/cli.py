@@ -103,6 +103,9 @@ def build_parser(lib: t.Any, default_incidents_dir: str) -> Parser:
     sub.add_argument("--deploy-ref", metavar="REF", help="the git ref or release Fix option C deploys")
     sub.add_argument("--approve", action="append", default=[], metavar="GATE",
                      help=f"approve a gate in advance (repeatable): {', '.join(chain.GATES)}")
+    sub.add_argument("-e", "--extra-var", action="append", default=[], metavar="KEY=VALUE", dest="extra_vars",
+                     help="a variable of the scenario or step roles (repeatable), e.g. "
+                          "db_connections_exhausted_idle_threshold=5; not respond_* (they have options) nor ansible_*")
     sub.add_argument("--check", action="store_true",
                      help="dry run: every step in check mode, predicted actions recorded, nothing changed on the stacks")
     hosts_options(sub)
@@ -130,6 +133,7 @@ def check_respond(args: argparse.Namespace, lib: t.Any) -> None:
     for gate in args.approve:
         validate.choice("approval gate (--approve)", gate, lib.chain.GATES)
     validate.deploy_ref(args.deploy_ref)
+    validate.extra_vars(args.extra_vars)
     # The option's own rules (C needs a ref; D and A fit only some scenarios) as the chain applies them; with the
     # scenario left to the triage only C's can be judged now.
     if args.fix_option != "auto" and (args.scenario != "auto" or args.fix_option == "C"):

@@ -38,6 +38,7 @@ class Request:
     limit: t.Optional[str]
     incidents_dir: str
     hosts: tuple[str, ...]
+    extra_vars: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass
@@ -129,12 +130,13 @@ class Chain:
 
     def _extravars(self, step: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The dispatcher's variables (usdx.incident.respond's argument spec) for one step; nothing secret."""
-        extravars = {
+        extravars: dict[str, t.Any] = dict(self.request.extra_vars)
+        extravars.update({
             "respond_incident_id": self.response.incident_id, "respond_incidents_dir": self.request.incidents_dir,
             "respond_severity": self.request.severity, "respond_scenario": self.request.scenario,
             "respond_fix_option": self.request.fix_option, "respond_approve": list(self.approve),
             "respond_steps": [step["id"]],
-        }
+        })
         if self.request.deploy_ref is not None:
             extravars["respond_deploy_ref"] = self.request.deploy_ref
         return extravars
@@ -179,7 +181,8 @@ def command(args: t.Any, context: t.Any) -> int:
     request = Request(
         severity=args.severity, scenario=args.scenario, fix_option=args.fix_option, deploy_ref=args.deploy_ref,
         approve=tuple(dict.fromkeys(args.approve)), check=args.check, inventories=tuple(inventories), limit=args.limit,
-        incidents_dir=os.path.abspath(args.incidents_dir), hosts=tuple(hosts))
+        incidents_dir=os.path.abspath(args.incidents_dir), hosts=tuple(hosts),
+        extra_vars=tuple(validate.extra_vars(args.extra_vars).items()))
     try:
         response = Response(*lib.incident.allocate(request.incidents_dir))
     except lib.incident.Unsafe as exc:  # nothing allocated: another --incidents-dir is the way out

@@ -50,6 +50,27 @@ def deploy_ref(value: t.Optional[str]) -> t.Optional[str]:
     return value
 
 
+# -e KEY=VALUE: a role variable of the chain's roles (a threshold, a timeout). The chain's own respond_* variables
+# have their flags, and ansible_* connection variables do not belong to a response.
+EXTRA_VAR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+RESERVED_PREFIXES = ("respond_", "ansible_")
+
+
+def extra_vars(given: t.Optional[t.Sequence[str]]) -> dict[str, str]:
+    """-e KEY=VALUE pairs as a mapping of strings (the roles' argument specs convert them to their types)."""
+    result: dict[str, str] = {}
+    for item in given or []:
+        name, sep, value = item.partition("=")
+        if not sep or not EXTRA_VAR_NAME.match(name):
+            raise UsageError(f"-e {show(item)} is not KEY=VALUE with a variable name (accepted: for example "
+                             "-e db_connections_exhausted_idle_threshold=5)")
+        if name.startswith(RESERVED_PREFIXES):
+            raise UsageError(f"-e {show(name)}: respond_* variables have their own options and ansible_* are the "
+                             "inventory's (accepted: the scenario and step roles' variables)")
+        result[name] = value
+    return result
+
+
 def inventories(given: t.Optional[t.Sequence[str]], default: t.Sequence[str]) -> list[str]:
     """The inventory sources as absolute paths (ansible-runner takes a relative path for inventory content)."""
     sources = list(given or default)

@@ -34,6 +34,12 @@ BAD_RESPOND = {
     "limit matching no host": (["--severity", "P2", "-i", "{inv}", "--limit", "stack-z*"], ["'stack-z*'", "stack-a, stack-b"]),
     "limit matching a host outside usdx_stacks": (["--severity", "P2", "-i", "{inv}", "--limit", "bystander"],
                                                   ["'bystander'", "stack-a, stack-b"]),
+    "extra var without a value": (["--severity", "P2", "-e", "db_connections_exhausted_idle_threshold"],
+                                  ["'db_connections_exhausted_idle_threshold'", "KEY=VALUE"]),
+    "extra var with a templated name": (["--severity", "P2", "-e", "{{ lookup('pipe', 'id') }}=1"], ["KEY=VALUE"]),
+    "extra var of the chain itself": (["--severity", "P2", "-e", "respond_approve=contain"],
+                                      ["'respond_approve'", "own options"]),
+    "extra var of the connection": (["--severity", "P2", "-e", "ansible_connection=ssh"], ["'ansible_connection'"]),
     "limit file that does not exist": (["--severity", "P2", "-i", "{inv}", "--limit", "@/nonexistent/retry"],
                                        ["'@/nonexistent/retry'"]),
 }
