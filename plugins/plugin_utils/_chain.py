@@ -330,7 +330,8 @@ def verify_verdict(findings: t.Any, smoke: t.Any) -> dict[str, t.Any]:
         if not isinstance(smoke, t.Mapping) or not smoke.get("passed"):
             failing = [name for name, path in ((smoke or {}).get("paths") or {}).items()
                        if isinstance(path, t.Mapping) and not path.get("passed")] if isinstance(smoke, t.Mapping) else []
-            problems.append("smoke test failed" + (f": {', '.join(failing)}" if failing else ""))
+            said = smoke.get("summary") if isinstance(smoke, t.Mapping) and isinstance(smoke.get("summary"), str) else ""
+            problems.append("smoke test failed" + (f": {', '.join(failing)}" if failing else "") + (f" ({said})" if said else ""))
     if problems:
         return {"status": "failed", "summary": "; ".join(problems), "stop": "verify failed",
                 "escalations": [{"level": "L2", "reason": "verify failed: " + "; ".join(problems)}]}
