@@ -42,25 +42,25 @@ engine: ## install and start the Docker engine and the Compose plugin if missing
 setup: venv collection-link engine ## everything the demo and the tests need
 
 .PHONY: demo
-demo: sandbox-up ## break the sandbox for real twice, triage it, remediate it, triage again
-	@echo; echo "=== 1/8 Break it: the indexer process dies (runbook scenario 'API Unavailable')"
+demo: sandbox-up ## real incidents handled end to end by usdx-incident: P0 chain, dry run, rollback, P1
+	@echo; echo "=== 1/7 Break it: the indexer process dies (runbook scenario 'API Unavailable')"
 	sandbox/sandbox.sh fault api-down
-	@echo; echo "=== 2/8 Triage, read-only: what is broken, severity, likely scenario, users affected, data at risk"
-	$(BIN)/ansible-playbook playbooks/triage.yml
-	@echo; echo "=== 3/8 Remediate with usdx.incident.api_unavailable: diagnose, plan, fix, verify"
-	$(BIN)/ansible-playbook playbooks/api_unavailable.yml
-	@echo; echo "=== 4/8 Triage again"
-	$(BIN)/ansible-playbook playbooks/triage.yml
-	@echo; echo "=== 5/8 Break it again: a leaking pool holds every connection of the application role"
+	@echo; echo "=== 2/7 Triage, read-only (exit 1: a stack has a severity)"
+	$(BIN)/usdx-incident triage || [ $$? -eq 1 ]
+	@echo; echo "=== 3/7 Dry run of the P0 chain: every step in check mode, what it would do, nothing changed"
+	$(BIN)/usdx-incident respond --severity P0 --approve contain --check
+	@echo; echo "=== 4/7 The P0 chain for real: alert, assess, contain (maintenance page), diagnose, fix, verify (smoke test), communicate, post-mortem"
+	$(BIN)/usdx-incident respond --severity P0 --approve contain
+	@echo; echo "=== 5/7 A bad release: v1.5.0 breaks the marketplace while /health stays 200; P0 with the rollback approved"
+	sandbox/sandbox.sh fault bad-deploy
+	$(BIN)/usdx-incident respond --severity P0 --approve rollback
+	@echo; echo "=== 6/7 A leaking pool holds every connection of the application role: P1 (idle past 5 s here; the runbook's 5 minutes in production)"
 	sandbox/sandbox.sh fault db-connections
-	@echo; echo "=== 6/8 Triage: the database is the cause, the API's 503 its effect"
-	$(BIN)/ansible-playbook playbooks/triage.yml
-	@echo; echo "=== 7/8 Remediate with usdx.incident.db_connections_exhausted (idle past 5 s here; the runbook's 5 minutes in production)"
-	$(BIN)/ansible-playbook playbooks/db_connections_exhausted.yml -e db_connections_exhausted_idle_threshold=5
-	@echo; echo "=== 8/8 Triage again"
-	$(BIN)/ansible-playbook playbooks/triage.yml
+	$(BIN)/usdx-incident respond --severity P1 -e db_connections_exhausted_idle_threshold=5
+	@echo; echo "=== 7/7 The incidents, and the record of the first one"
+	$(BIN)/usdx-incident list
 	sandbox/sandbox.sh fault clear
-	@echo; echo "Findings documents: build/findings/. Stop the sandbox with: make sandbox-down"
+	@echo; echo "Incident folders: build/incidents/ (usdx-incident show INC-ID). Stop the sandbox with: make sandbox-down"
 
 .PHONY: sandbox-up
 sandbox-up: setup ## build and start the sandbox stack
@@ -105,7 +105,9 @@ build: venv ## build the collection tarball into build/
 test: lint sanity unit build integration molecule ## the whole suite (what CI runs)
 
 .PHONY: bench
-bench: sandbox-up ## triage vs the runbook's commands; each role vs its unavoidable part (medians)
+bench: sandbox-up ## triage vs the runbook's commands; roles and P0 chains vs their unavoidable part; runner overhead (medians)
 	$(BIN)/python bench/triage_bench.py --runs 7
 	$(BIN)/python bench/api_unavailable_bench.py --runs 7
 	$(BIN)/python bench/remediation_bench.py --runs 3
+	$(BIN)/python bench/runner_overhead_bench.py --runs 7
+	$(BIN)/python bench/chain_bench.py --runs 3
