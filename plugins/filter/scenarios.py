@@ -45,7 +45,8 @@ def _db_connections_exhausted(view: Findings) -> list[tuple[int, str]]:
     if view.api and _runbook.TOO_MANY_CONNECTIONS.search(view.api["checks"].get("db", "")):
         ev.append((2, f"API health db check: {view.api['checks']['db']}"))
     if "db_connections_exhausted" in (view.causes or {}):
-        ev.append((2, view.describe_cause("db_connections_exhausted")))
+        # Log lines alone, while the database has slots to spare, are stale: they weigh less than what is failing now.
+        ev.append((2 if _judge.database_under_pressure(view) else 1, view.describe_cause("db_connections_exhausted")))
     return ev
 
 
@@ -73,8 +74,14 @@ def _external_service_failure(view: Findings) -> list[tuple[int, str]]:
 
 
 def _bad_deployment(view: Findings, ev: Evidence) -> list[tuple[int, str]]:
-    """A recent change, with the symptoms a bad release shows."""
-    symptoms = ev["api_unavailable"] or ev["indexer_lag"] or any(s["restart_count"] for s in (view.services or {}).values())
+    """A recent change, with the symptoms a bad release shows: the API or the indexer failing, restarts, errors a
+    changed service logs only since its change (and no known cause explains), and then users getting 5xx on some
+    paths. The access log's window may reach back before the change (a release rolled back since): failing users
+    count only beside errors new with the change."""
+    new_errors = _judge.errors_since_change(view)
+    failing_paths = _judge.user_failures(view) if new_errors else []
+    restarts = any(s["restart_count"] for s in (view.services or {}).values())
+    symptoms = ev["api_unavailable"] or ev["indexer_lag"] or restarts or new_errors or failing_paths
     if not (view.changes and symptoms):
         return []
     shown = ", ".join(
@@ -82,6 +89,10 @@ def _bad_deployment(view: Findings, ev: Evidence) -> list[tuple[int, str]]:
         + (f" {c['age_hours']:g}h ago" if isinstance(c.get("age_hours"), (int, float)) and not isinstance(c["age_hours"], bool) else "")
         for c in view.changes[:5])
     found = [(1, f"recent changes ({len(view.changes)}): {shown}")]
+    # New with the change and not the effect of a known cause: the strongest sign the release itself is broken.
+    found += [(3, line) for line in _judge.describe_errors(new_errors, view.changed_at)]
+    if failing_paths:
+        found.append((2, "users affected: " + _judge.describe_user_failures(view, failing_paths)))
     if "crash_on_startup" in (view.causes or {}):
         found.append((2, view.describe_cause("crash_on_startup")))
     if view.dirty:

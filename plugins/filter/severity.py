@@ -57,6 +57,16 @@ def _webapp_signals(view: Findings) -> list[tuple[int, str]]:
     return [(P1, f"webapp down: {view.describe_endpoint('webapp')}")]
 
 
+def _user_signals(view: Findings) -> list[tuple[int, str]]:
+    """Users get a 5xx on some paths while /health answers 200, and the services serving them log errors of their
+    own: a major feature broken (P1). The access log alone judges nothing: the logs must show the failure too."""
+    paths = _judge.user_failures(view)
+    errors = _judge.own_errors(view, _runbook.CHECK_COVERS["users"])
+    if not (paths and errors):
+        return []
+    return [(P1, f"major feature broken: {_judge.describe_user_failures(view, paths)}; " + "; ".join(_judge.describe_errors(errors)))]
+
+
 def _data_signals(view: Findings) -> list[tuple[int, str]]:
     """The database and the disks."""
     signals = []
@@ -110,7 +120,8 @@ def signals_of(view: Findings) -> list[tuple[int, str, str | None]]:
     """(level index, reason, the incomplete check or None) of everything wrong, in a fixed order."""
     found = [(P0, f"security: {view.security}")] if view.security else []
     found += _api_signals(view) + _service_signals(view, critical=True) + _data_signals(view)
-    found += _webapp_signals(view) + _service_signals(view, critical=False) + _chain_signals(view) + _log_signals(view)
+    found += _webapp_signals(view) + _user_signals(view) + _service_signals(view, critical=False) + _chain_signals(view)
+    found += _log_signals(view)
     return [(level, reason, None) for level, reason in found] + _incomplete_signals(view)
 
 

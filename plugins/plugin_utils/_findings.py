@@ -15,12 +15,14 @@ returned C(partial) reasons, or was asked for (C(checks)) and left no result mak
 
 from __future__ import annotations
 
+import datetime
+import re
 import typing as t
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.usdx.incident.plugins.module_utils import _runbook
+from ansible_collections.usdx.incident.plugins.module_utils import _logscan, _runbook
 from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_number, number, show, text
 
 # The sections a findings document may carry; at least one of them (or C(checks)) must be there.
@@ -39,6 +41,24 @@ DEFAULTS: dict[str, t.Any] = {
 }
 # The service that serves the API: the one the api check establishes.
 API_SERVICES = _runbook.CHECK_COVERS["api"]
+
+
+# An ISO 8601 time as the modules write it (docker's has nanoseconds): the fraction is cut to microseconds.
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def parse_time(value: t.Any) -> datetime.datetime | None:
+    """An ISO 8601 time (UTC when it names no offset) as an aware datetime; None for anything else."""
+    match = _TIME.match(text(value).strip())
+    if not match:
+        return None
+    whole, fraction, offset = match.groups()
+    try:
+        moment = datetime.datetime.fromisoformat(whole + (f".{fraction[:6]:0<6}" if fraction else ""))
+    except ValueError:
+        return None
+    zone = datetime.timezone.utc if offset in (None, "Z") else datetime.datetime.strptime(offset, "%z").tzinfo
+    return moment.replace(tzinfo=zone)
 
 
 def is_list(value: t.Any) -> bool:
@@ -85,10 +105,12 @@ class Findings:
         self.services = self._services(sections["services"])
         self.postgres = self._postgres(sections["postgres"])
         self.causes = self._causes(sections["logs"])
+        self.signatures = self._signatures(sections["logs"])
         self.disk = self._disk(sections["disk"])
         self.lag = self._lag(sections["lag"])
         self.rpc = self._rpc(sections["rpc"])
         self.changes, self.dirty = self._deployment(sections["deployment"])
+        self.changed_at = self._changed_at()
         self.users = read_users(sections["users"], self._unreadable)
         security = sections["security"] or {}
         self.security: str | None = None
@@ -315,6 +337,28 @@ class Findings:
         self.error_lines = int(self._field("logs", doc, "error_count") or 0)
         return result
 
+    def _signatures(self, doc: Mapping | None) -> list[dict[str, t.Any]]:
+        """The error signatures of every service's logs (container_log_scan's C(services.*.signatures)), each with
+        the known causes its text shows: a signature no known cause explains is an error of the service itself."""
+        services = (doc or {}).get("services")
+        if not isinstance(services, Mapping):
+            return []
+        found = []
+        for service, scan in sorted(services.items()):
+            listed = scan.get("signatures") if isinstance(scan, Mapping) else None
+            for item in listed if is_list(listed) else []:
+                if not isinstance(item, Mapping) or not text(item.get("signature")):
+                    continue
+                signature = text(item.get("signature"))
+                found.append({
+                    "service": text(service),
+                    "signature": signature,
+                    "count": int(as_number(item.get("count")) or 0),
+                    "first_seen": parse_time(item.get("first_seen")),
+                    "causes": _logscan.detect_causes(" ".join((signature, text(item.get("sample"))))),
+                })
+        return found
+
     @staticmethod
     def _cause(info: Mapping) -> dict[str, t.Any]:
         services = info.get("services")
@@ -435,6 +479,16 @@ class Findings:
                 self._unreadable("deployment", f"findings.deployment.recent_changes items must be dicts, got {show(change)}")
         repo = doc.get("repo") if isinstance(doc.get("repo"), Mapping) else {}
         return [c for c in changes if isinstance(c, Mapping)], repo.get("dirty") is True
+
+    def _changed_at(self) -> dict[str, datetime.datetime]:
+        """Service -> when its newest recent container was created (a deploy or any other re-creation)."""
+        changed: dict[str, datetime.datetime] = {}
+        for change in self.changes:
+            moment = parse_time(change.get("time"))
+            if change.get("kind") == "container" and change.get("name") and moment is not None:
+                name = text(change["name"])
+                changed[name] = max(moment, changed.get(name, moment))
+        return changed
 
 
 def read_users(doc: Mapping | None, unreadable: t.Callable[[str, str], None]) -> dict[str, t.Any] | None:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from ansible_collections.usdx.incident.plugins.module_utils import _runbook
@@ -95,6 +96,60 @@ def lag_is_major(view: Findings) -> bool:
 
 def rpc_down(view: Findings) -> bool:
     return bool(view.rpc and not view.rpc["reachable"]) or bool(view.lag and view.lag["status"] == "rpc_unreachable")
+
+
+# Paths that probes ask, not users: their failures are the health check's (the api check judges it), no feature's.
+PROBE_PATH = re.compile(r"/(?:health|healthz|livez?|readyz?|ping|metrics)/?$", re.IGNORECASE)
+
+
+def user_failures(view: Findings) -> list[tuple[str, int]]:
+    """(path, failing clients) of the paths users got a 5xx on while /health answers 200: a feature broken,
+    not the API down (an API that is down is judged by the api check, and every path fails with it)."""
+    users, api = view.users, view.api
+    if not users or not users["clients_failed"] or not (api and api["healthy"]):
+        return []
+    return [(path, clients) for path, clients in users["failed_paths"] if clients and not PROBE_PATH.search(path.split("?")[0])]
+
+
+def own_errors(view: Findings, services: t.Iterable[str] | None = None) -> list[dict[str, t.Any]]:
+    """Error signatures in the logs (of C(services), default all) that no known cause explains: the service's own
+    failures, not the database's, the disk's or the chain's showing through it."""
+    wanted = None if services is None else set(services)
+    return [s for s in view.signatures if not s["causes"] and (wanted is None or s["service"] in wanted)]
+
+
+def errors_since_change(view: Findings) -> list[dict[str, t.Any]]:
+    """A service's own error signatures first seen at or after its recent change, when no other service changed in
+    between and none other is down: new with that change. The same error echoed by a service changed earlier (the database logging the
+    new release's bad query, the webapp its failed proxying) is the later change's, not another suspect."""
+    found = []
+    down = set(not_running(view))
+    for signature in own_errors(view):
+        if down - {signature["service"]}:
+            continue  # another service is down: the errors may well be its effect (api_unavailable judges that)
+        seen = signature["first_seen"]
+        before = [moment for moment in view.changed_at.values() if seen is not None and moment <= seen]
+        if before and view.changed_at.get(signature["service"]) == max(before):
+            found.append(signature)
+    return found
+
+
+def describe_user_failures(view: Findings, paths: list[tuple[str, int]]) -> str:
+    users = view.users
+    total = "?" if users["clients_total"] is None else users["clients_total"]
+    return (f"{users['clients_failed']} of {total} clients got 5xx on "
+            + ", ".join(f"{path} ({clients} clients)" for path, clients in paths[:5]) + " while /health answers 200")
+
+
+def describe_errors(signatures: list[dict[str, t.Any]], since: t.Mapping[str, t.Any] | None = None) -> list[str]:
+    """One line per service: its error signatures, the most frequent first (and since when, given C(since))."""
+    lines = []
+    for service in sorted({s["service"] for s in signatures}):
+        own = sorted((s for s in signatures if s["service"] == service), key=lambda s: -s["count"])
+        head = f"{service} logs {len(own)} new error signature(s) since its change at {since[service]:%Y-%m-%dT%H:%M:%SZ}" \
+            if since else f"{service} logs {len(own)} error signature(s)"
+        lines.append(head + ": " + "; ".join(f"{s['signature'][:160]} ({s['count']} lines)" for s in own[:3]))
+    return lines
 
 
 def describe_disk(entry: dict[str, t.Any]) -> str:

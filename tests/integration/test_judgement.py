@@ -103,3 +103,19 @@ def test_exhaustion_outranks_the_indexer_it_crashed(sandbox_fault: t.Callable[[s
     assert "api_unavailable" in ranked[0]["explains"]
     assert result.findings["severity"]["level"] == "P0"
     assert "scenario 1: db_connections_exhausted " in result.stdout
+
+
+def test_a_bad_deploy_is_ranked_first_and_a_major_feature_broken(
+        sandbox_fault: t.Callable[[str], str], triage: t.Callable[[str], Triage]) -> None:
+    """A release whose one API path fails (500) while /health stays 200: the deploy is the suspect, not a log line."""
+    since = sandbox_fault("bad-deploy")
+    result = triage(since)
+    ranked = result.findings["scenarios"]
+    assert ranked[0]["scenario"] == "bad_deployment", [(s["scenario"], s["score"], s["evidence"]) for s in ranked]
+    evidence = ranked[0]["evidence"]
+    assert any(text.startswith("indexer logs ") and "new error signature" in text for text in evidence), evidence
+    assert result.findings["api"]["status"] == 200, "the fault must leave /health answering 200"
+    verdict = result.findings["severity"]
+    assert verdict["level"] == "P1", verdict
+    assert verdict["reason"].startswith("major feature broken: "), verdict["reason"]
+    assert "scenario 1: bad_deployment " in result.stdout

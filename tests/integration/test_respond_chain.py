@@ -172,8 +172,6 @@ def test_p0_api_down_resolves_in_runbook_order_and_undoes_contain(sandbox_fault,
     assert [entry["incident"] for entry in breaker["api_unavailable"]] == [run.folder.name]
 
 
-
-
 def test_p0_db_connections_auto_scenario_resolves(sandbox_fault, sandbox, tmp_path):
     """The triage names the scenario (respond_scenario auto): the reconciler's idle sessions fill role usdx's slots,
     and the fix is the db_connections_exhausted role (idle threshold 5 s, as in test_db_connections_role.py)."""

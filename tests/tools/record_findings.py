@@ -39,6 +39,7 @@ STATES: dict[str, tuple[str, ...]] = {
     # The database first: with the indexer killed first, db-connections cannot wait for /health to fail on it.
     "db-connections+api-down": ("db-connections", "api-down"),
     "disk-full+db-connections": ("disk-full", "db-connections"),
+    "bad-deploy": ("bad-deploy",),
 }
 # Keys of the triage's document that are not check results.
 DROPPED = ("timings", "severity", "scenarios", "data_at_risk")

@@ -40,9 +40,13 @@ EXPECTED = {
     "rpc-down": ("P1", None, "external", []),
     "db-connections+api-down": ("P0", "db_connections_exhausted", None, ["maintenance_on"]),
     "disk-full+db-connections": ("P0", "disk_full", None, ["pause_contracts", "stop_indexer", "maintenance_on"]),
+    # A release that breaks a feature: rolled back (option B), nothing to contain (no data at risk, /health 200).
+    "bad-deploy": ("P1", "bad_deployment", None, []),
 }
 FAULTS = sorted(state for state in EXPECTED if state != "healthy")
 FIXABLE = sorted(state for state, expected in EXPECTED.items() if expected[1])
+# Fixed by restarting what a scenario role names (option A); a bad deployment is rolled back instead.
+RESTARTABLE = sorted(state for state in FIXABLE if EXPECTED[state][1] in _runbook.SCENARIOS)
 
 
 def judged(state: str) -> dict[str, t.Any]:
@@ -172,7 +176,7 @@ def test_an_unknown_scenario_is_refused_naming_the_accepted_ones(requested):
 
 # --- Fix options ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("state", FIXABLE)
+@pytest.mark.parametrize("state", RESTARTABLE)
 def test_auto_fix_option_is_restart_for_every_recorded_fault(state):
     fix = decision(judged(state))["fix"]
     assert fix == {"option": "A", "title": "Restart services", "reason": f"chosen for {EXPECTED[state][1]}"}
@@ -274,7 +278,7 @@ def test_contain_without_an_assessment_fails(record, actions):
 
 # --- Fix plan ---------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("state", FIXABLE)
+@pytest.mark.parametrize("state", RESTARTABLE)
 def test_fix_runs_the_scenario_role_for_option_a(state):
     plan = _chain.fix_plan(record_of(judged(state)), [])
     scenario = EXPECTED[state][1]
@@ -286,6 +290,15 @@ def test_fix_runs_the_scenario_role_for_option_a(state):
 def test_a_database_restart_is_allowed_only_with_its_approval(approve, allowed):
     plan = _chain.fix_plan(record_of(judged("db-connections"), option="D"), approve)
     assert (plan["role"], plan["option"], plan["allow_db_restart"]) == ("usdx.incident.db_connections_exhausted", "D", allowed)
+
+
+def test_the_recorded_bad_deployment_is_rolled_back_only_with_its_approval():
+    record = record_of(judged("bad-deploy"))
+    assert record["decision"]["fix"] == {"option": "B", "title": _chain.FIX_OPTION_TITLES["B"], "reason": "chosen for bad_deployment"}
+    plan = _chain.fix_plan(record, ["rollback"])
+    assert (plan["status"], plan["role"], plan["option"]) == ("go", "usdx.incident.release_rollback", "B")
+    refused = _chain.fix_plan(record, ["contain", "db_restart"])
+    assert refused["status"] == "refused" and "role" not in refused
 
 
 def test_rollback_without_its_approval_is_refused_and_names_no_role():
@@ -312,7 +325,7 @@ def test_fix_without_an_assessment_fails(record):
 
 # --- Diagnose ---------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("state", FIXABLE)
+@pytest.mark.parametrize("state", RESTARTABLE)
 def test_diagnosis_names_root_cause_and_fix_strategy(state):
     findings = judged(state)
     result = _chain.diagnosis(record_of(findings))

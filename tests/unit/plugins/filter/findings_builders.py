@@ -74,6 +74,29 @@ def disk_full_db_errors(f):
     f["lag"].update(status="stalled", lag_blocks=30, lag_seconds=30.0)
 
 
+# The indexer's container re-created by a deploy at this time (deployment_info's recent_changes).
+DEPLOYED_AT = "2026-11-28T07:00:00+00:00"
+NEW_ERROR = 'GET /api/marketplace/listings failed: UndefinedTable: relation "<str>" does not exist'
+
+
+def bad_deploy(f):
+    """A release that breaks one API path: /health stays 200, users get 500 there, the indexer logs a new error."""
+    f["deployment"]["recent_changes"] = [
+        {"kind": "container", "name": "indexer", "age_hours": 0.1, "time": DEPLOYED_AT,
+         "description": "container usdx-wexel-indexer-1 created from usdx/indexer:v1.5.0"},
+        {"kind": "commit", "name": "0a1b2c3", "age_hours": 0.1, "time": DEPLOYED_AT, "description": "deploy indexer v1.5.0 (was v1.4.0)"}]
+    f["logs"] = {"causes": {}, "error_count": 12, "services": {"indexer": {"error_count": 12, "signatures": [
+        {"signature": NEW_ERROR, "level": "ERROR", "component": "api", "count": 12, "first_seen": "2026-11-28T07:00:09.123456789Z",
+         "last_seen": "2026-11-28T07:04:09.5Z", "sample": "ERROR [api] GET /api/marketplace/listings failed: UndefinedTable"}]}}}
+    f["users"] = {"window_seconds": 300, "clients_total": 7, "clients_failed": 3, "requests_total": 90, "requests_failed": 12,
+                  "failed_paths": {"/api/marketplace/listings": 3, "/health": 1}}
+
+
+def stale_exhaustion_lines(f):
+    """Database log lines naming the exhaustion, while the database has slots to spare."""
+    f["logs"]["causes"] = {"db_connections_exhausted": {"count": 2, "services": ["db"], "sample": "FATAL: too many connections"}}
+
+
 def apply(*changes):
     findings = healthy()
     for change in changes:

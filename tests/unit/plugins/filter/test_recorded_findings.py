@@ -33,6 +33,8 @@ EXPECTED = {
     "db-connections+api-down": ("P0", "db_connections_exhausted", False),
     # A nearly full disk beside a failing database: the disk is ranked as the cause (it explains database errors).
     "disk-full+db-connections": ("P0", "disk_full", True),
+    # A release whose marketplace query fails: /health 200, users get 500 on one path, the indexer logs a new error.
+    "bad-deploy": ("P1", "bad_deployment", False),
 }
 
 

@@ -9,7 +9,8 @@ import copy
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from findings_builders import apply, db_exhausted, disk_full, disk_full_db_errors, api_down, healthy, indexer_lag, rpc_down, set_path
+from findings_builders import (NEW_ERROR, api_down, apply, bad_deploy, db_exhausted, disk_full, disk_full_db_errors, healthy, indexer_lag, rpc_down,
+                               set_path, stale_exhaustion_lines)
 
 from ansible_collections.usdx.incident.plugins.filter.scenarios import FilterModule, evidence_of, rank_scenarios
 from ansible_collections.usdx.incident.plugins.module_utils import _runbook
@@ -213,3 +214,89 @@ def test_filter_map():
 def test_every_scenario_id_is_the_runbooks():
     assert set(evidence_of(Findings(healthy(), "rank_scenarios", {}))) == set(_runbook.RANK_ORDER)
     assert set(_runbook.RANK_ORDER) == set(_runbook.SCENARIOS) | set(_runbook.OTHER_FINDINGS)
+
+
+# --- a bad deployment: a change, then errors new with it and users getting 5xx while /health is 200 ----------------
+
+def signature_with(**fields):
+    def change(f):
+        f["logs"]["services"]["indexer"]["signatures"][0].update(fields)
+    return change
+
+
+def bad_deployment_of(*changes):
+    return [r for r in rank_scenarios(apply(*changes)) if r["scenario"] == "bad_deployment"]
+
+
+def test_a_deploy_followed_by_new_errors_and_failing_users_is_a_bad_deployment():
+    ranked = rank_scenarios(apply(bad_deploy, stale_exhaustion_lines))
+    assert [r["scenario"] for r in ranked] == ["bad_deployment", "db_connections_exhausted"], [(r["scenario"], r["score"]) for r in ranked]
+    assert ranked[0]["evidence"] == [
+        "recent changes (2): container indexer 0.1h ago, commit 0a1b2c3 0.1h ago",
+        f"indexer logs 1 new error signature(s) since its change at 2026-11-28T07:00:00Z: {NEW_ERROR} (12 lines)",
+        "users affected: 3 of 7 clients got 5xx on /api/marketplace/listings (3 clients) while /health answers 200"]
+
+
+@pytest.mark.parametrize(
+    ("change", "still"),
+    [
+        # Seen before the change: an old error, not one the release brought.
+        (signature_with(first_seen="2026-11-28T06:59:59Z"), False),
+        # A known cause showing through the service (the database's, not the release's).
+        (signature_with(signature="query failed: FATAL: too many connections"), False),
+        # The error is in a service that did not change.
+        (lambda f: f["logs"]["services"].update(webapp=f["logs"]["services"].pop("indexer")), False),
+        (signature_with(first_seen="not a time"), False),
+        # Another service down: the errors may be its effect.
+        (lambda f: f["services"]["services"]["redis"].update(running=False, state="exited", exit_code=1), False),
+        (signature_with(first_seen="2026-11-28T07:00:00Z"), True),
+    ],
+    ids=["before-the-change", "known-cause", "unchanged-service", "unreadable-time", "another-service-down", "at-the-change"],
+)
+def test_only_errors_new_with_the_change_count_against_it(change, still):
+    evidence = [text for r in bad_deployment_of(bad_deploy, change) for text in r["evidence"]]
+    assert any("new error signature" in text for text in evidence) is still
+    # Failing users alone do not make a deploy suspect: the access log's window may reach back before a rollback.
+    assert any(text.startswith("users affected") for text in evidence) is still
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        set_path(("users", "failed_paths"), {"/health": 3, "/readyz": 1}),
+        set_path(("users", "clients_failed"), 0),
+        # The API down: every path fails with it, and api_unavailable says so.
+        set_path(("api",), {"status": 503, "json": {"checks": {"db": "ok", "redis": "down"}}}),
+    ],
+    ids=["only-probes", "no-client-failed", "api-unhealthy"],
+)
+def test_users_failing_count_only_on_real_paths_while_health_is_200(change):
+    evidence = [text for r in bad_deployment_of(bad_deploy, change) for text in r["evidence"]]
+    assert evidence and not any(text.startswith("users affected") for text in evidence)
+
+
+def test_no_change_no_bad_deployment_whatever_fails():
+    assert bad_deployment_of(bad_deploy, set_path(("deployment", "recent_changes"), [])) == []
+
+
+def test_new_errors_alone_make_a_deploy_suspect_and_failing_users_alone_do_not():
+    only_errors = bad_deployment_of(bad_deploy, set_path(("users",), None))[0]["evidence"]
+    assert len(only_errors) == 2 and "new error signature" in only_errors[1]
+    # A release rolled back since: the users' 5xx are still in the access log's window, the errors are gone.
+    assert bad_deployment_of(bad_deploy, set_path(("logs",), {"causes": {}, "error_count": 0})) == []
+
+
+def test_stale_exhaustion_lines_weigh_less_than_a_database_out_of_slots():
+    stale = [r for r in rank_scenarios(apply(stale_exhaustion_lines)) if r["scenario"] == "db_connections_exhausted"][0]
+    current = [r for r in rank_scenarios(apply(stale_exhaustion_lines, set_path(("postgres", "use_percent"), 90.0)))
+               if r["scenario"] == "db_connections_exhausted"][0]
+    assert (stale["score"], current["score"]) == (1, 3)
+
+
+def test_an_echo_in_a_service_changed_earlier_is_the_later_changes():
+    def database_echo(f):
+        f["deployment"]["recent_changes"].append({"kind": "container", "name": "db", "age_hours": 2.0, "time": "2026-11-28T05:00:00Z"})
+        f["logs"]["services"]["db"] = {"signatures": [{"signature": 'ERROR: relation "<str>" does not exist', "count": 12,
+                                                      "first_seen": "2026-11-28T07:00:09Z"}]}
+    evidence = bad_deployment_of(bad_deploy, database_echo)[0]["evidence"]
+    assert [text.split(" logs ")[0] for text in evidence if "new error signature" in text] == ["indexer"]

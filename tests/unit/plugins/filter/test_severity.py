@@ -9,7 +9,8 @@ import copy
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from findings_builders import apply, db_exhausted, disk_full, disk_full_db_errors, api_down, healthy, indexer_lag, rpc_down, set_path
+from findings_builders import (api_down, apply, bad_deploy, db_exhausted, disk_full, disk_full_db_errors, healthy, indexer_lag, rpc_down, set_path,
+                               stale_exhaustion_lines)
 
 from ansible_collections.usdx.incident.plugins.filter.risk import data_at_risk
 from ansible_collections.usdx.incident.plugins.filter.scenarios import rank_scenarios
@@ -389,3 +390,36 @@ def test_an_availability_that_is_not_said_is_not_read_as_available(path, check):
     verdict = severity(findings)
     assert verdict["complete"] is False and verdict["level"] is not None
     assert any(entry["check"] == check and path[-1] in entry["reason"] for entry in verdict["incomplete"]), verdict["incomplete"]
+
+
+# --- a major feature broken: users get 5xx on a path while /health answers 200 --------------------------------------
+
+def test_users_failing_on_a_path_the_service_logs_errors_for_is_a_major_feature_broken():
+    result = severity(apply(bad_deploy, stale_exhaustion_lines))
+    assert result["level"] == "P1" and result["response_time"] == "< 15 minutes"
+    assert result["reason"].startswith("major feature broken: 3 of 7 clients got 5xx on /api/marketplace/listings (3 clients)"
+                                       " while /health answers 200; indexer logs 1 error signature(s): GET /api/marketplace")
+    assert "/health (" not in result["reason"], "a probe's failure is no feature of the users'"
+
+
+@pytest.mark.parametrize(
+    ("change", "level"),
+    [
+        # The access log alone: the logs do not show the failure (test_users_do_not_change_the_severity).
+        (set_path(("logs",), {"causes": {}, "error_count": 0}), None),
+        # Errors in the logs, no user failing: what the logs show alone (P3).
+        (set_path(("users", "clients_failed"), 0), "P3"),
+        (set_path(("users", "failed_paths"), {"/health": 3}), "P3"),
+        # The errors are a known cause showing through (the database's): its own signal judges it, not this one.
+        (lambda f: f["logs"]["services"]["indexer"]["signatures"][0].update(signature="query failed: too many connections"), "P3"),
+        # Only a service that does not serve users logs errors.
+        (lambda f: f["logs"]["services"].update(db=f["logs"]["services"].pop("indexer")), "P3"),
+        # /health fails: the API is unavailable, P0 whatever the paths say.
+        (set_path(("api",), {"status": 503, "json": {"checks": {"db": "ok", "redis": "down"}}}), "P0"),
+    ],
+    ids=["users-alone", "errors-alone", "only-probes-fail", "known-cause", "errors-elsewhere", "health-fails"],
+)
+def test_a_feature_is_called_broken_only_on_both_sides_while_health_is_200(change, level):
+    result = severity(apply(bad_deploy, change))
+    assert result["level"] == level, result["reason"]
+    assert not any(s["reason"].startswith("major feature broken") for s in result["signals"])
