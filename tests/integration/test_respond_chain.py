@@ -310,3 +310,49 @@ def test_failed_verify_escalates_and_no_step_runs_twice(sandbox_fault, tmp_path)
     assert record["outcome"] == "not_resolved", run.why()
     assert run.rc != 0, "an unresolved incident must fail the play (AWX shows the job failed)"
     assert container("chain") == chain_before, "the chain was started by a role that must not touch it"
+
+
+# ------------------------------------------------------------------------------------------ bad deployment (Fix option B)
+
+def running_image(service: str) -> str:
+    out = subprocess.run(["docker", "inspect", "-f", "{{.Config.Image}}", container(service)["id"]],
+                         capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    return out
+
+
+def marketplace_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env.get('USDX_INDEXER_PORT', '3001')}/api/marketplace/listings"
+
+
+def test_p0_bad_deploy_is_rolled_back_with_its_approval(sandbox_fault, sandbox, tmp_path):
+    """The triage names the bad release (respond_scenario auto), diagnose picks Fix option B, and the rollback runs
+    with its approval: the previous release runs again and the smoke test passes on the marketplace."""
+    sandbox_fault("bad-deploy")
+    assert running_image("indexer").endswith(":v1.5.0")
+    assert http_status(marketplace_url(sandbox)) == 500
+
+    run = run_chain(tmp_path, respond_approve=["rollback"])
+    assert run.rc == 0, run.why()
+    record = run.record
+    assert record["decision"]["scenario"]["scenario"] == "bad_deployment", run.why()
+    assert record["decision"]["fix"]["option"] == "B", run.why()
+    assert run.step("fix")["actions"] == ["usdx.incident.release_rollback"], run.why()
+    assert "smoke test passed" in run.step("verify")["summary"], run.why()
+    assert record["outcome"] == "resolved", run.why()
+    assert running_image("indexer").endswith(":v1.4.0")
+    assert http_status(marketplace_url(sandbox)) == 200
+
+
+def test_p0_bad_deploy_without_the_rollback_approval_rolls_nothing_back(sandbox_fault, sandbox, tmp_path):
+    sandbox_fault("bad-deploy")
+    before = container("indexer")
+
+    run = run_chain(tmp_path)
+    record = run.record
+    fix = run.step("fix")
+    assert fix["status"] == "refused" and fix["needs_approval"] == "rollback", run.why()
+    assert any(e["step"] == "fix" and e["level"] == "L3" for e in record["escalations"]), run.why()
+    assert record["outcome"] == "refused", run.why()
+    assert run.rc != 0
+    assert container("indexer") == before, "the indexer was touched without the rollback approval"
+    assert running_image("indexer").endswith(":v1.5.0")
