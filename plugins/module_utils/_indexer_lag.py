@@ -15,8 +15,11 @@ import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.usdx.incident.plugins.module_utils import _http
+from ansible_collections.usdx.incident.plugins.module_utils import _http, _proc
+from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError, DockerTimeout
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
+from ansible_collections.usdx.incident.plugins.module_utils._parallel import CheckModule
+from ansible_collections.usdx.incident.plugins.module_utils._postgres import PostgresError, PostgresQuery
 from ansible_collections.usdx.incident.plugins.module_utils._prometheus import (
     PrometheusParseError,
     metric_value,
@@ -43,6 +46,22 @@ STATUSES = LAG_STATUSES
 CHAIN_RATE_SPAN = 10
 # Bytes read of an RPC answer or of the metrics.
 MAX_ANSWER_BYTES = 1024 * 1024
+# Seconds between two readings while waiting for the lag to come within the threshold (O(wait_seconds)).
+WAIT_STEP = 0.25
+# Characters of rpc:ping's output kept (its answer is the last line).
+MAX_PING_OUTPUT = 4000
+# The indexed blocks as one JSON document: rows, distinct numbers and hashes (a difference is a duplicate), the range,
+# and the gaps as [first missing, last missing] (the first 20). Over the whole table, in one snapshot.
+BLOCKS_SQL = """
+SELECT json_build_object(
+  'count', count(*), 'distinct_numbers', count(DISTINCT number), 'distinct_hashes', count(DISTINCT hash),
+  'min', min(number), 'max', max(number),
+  'gaps', (SELECT coalesce(json_agg(g.gap ORDER BY g.first), '[]'::json) FROM (
+             SELECT number + 1 AS first, json_build_array(number + 1, next - 1) AS gap
+             FROM (SELECT number, lead(number) OVER (ORDER BY number) AS next FROM blocks) s
+             WHERE next > number + 1 ORDER BY number LIMIT 20) g))::text
+FROM blocks
+"""
 
 
 class EndpointError(Exception):
@@ -234,6 +253,27 @@ class LagProbe:
             indexed = pool.submit(self._read_indexer, indexer)
             return head.result(), indexed.result()
 
+    def within(self, head: tuple[float, int] | None, indexed: tuple[float, int] | None) -> bool:
+        """Whether a reading of both endpoints puts the lag within O(max_lag_blocks)."""
+        return head is not None and indexed is not None and head[1] - indexed[1] <= self.params["max_lag_blocks"]
+
+    def wait(self, rpc: dict[str, t.Any], indexer: dict[str, t.Any], head: tuple[float, int] | None,
+             indexed: tuple[float, int] | None) -> tuple[tuple[t.Any, t.Any], tuple[t.Any, t.Any]]:
+        """Read again every L(WAIT_STEP) seconds until the lag is within O(max_lag_blocks) or O(wait_seconds) have
+        passed (and always a request's time before the deadline).
+
+        Returns the first complete reading (both endpoints answered; the base of a rate over the wait, else the first
+        reading) and the last reading.
+        """
+        until = min(time.monotonic() + self.params["wait_seconds"], self.deadline - self.params["timeout"])
+        first = (head, indexed)
+        while not self.within(head, indexed) and time.monotonic() + WAIT_STEP <= until:
+            time.sleep(WAIT_STEP)
+            head, indexed = self.read(rpc, indexer)
+            if first[0] is None or first[1] is None:
+                first = (head, indexed)
+        return first, (head, indexed)
+
     def timestamps(self, numbers: list[int]) -> dict[int, int | None]:
         """Block number -> timestamp, asked side by side; a failure is a C(partial) reason and leaves it out."""
         with ThreadPoolExecutor(max_workers=len(numbers), thread_name_prefix="usdx-lag") as pool:
@@ -253,13 +293,18 @@ class LagProbe:
         indexer: dict[str, t.Any] = {"metrics_url": redact_url(params["metrics_url"])}
         head0, indexed0 = self.read(rpc, indexer)
         head1, indexed1 = head0, indexed0
+        waited = False
+        if params.get("wait_seconds"):
+            (head0, indexed0), (head1, indexed1) = self.wait(rpc, indexer, head0, indexed0)
+            waited = indexed0 is not None and indexed1 is not None and indexed1[0] > indexed0[0]
         indexed_rate = indexer.get("indexed_blocks_per_second")
         # The rate only decides between lagging and stalled: no sample without both readings, or within the normal lag.
-        sampled = (indexed_rate is None and params["sample_seconds"] > 0 and head0 is not None and indexed0 is not None
-                   and head0[1] - indexed0[1] > params["max_lag_blocks"])
-        if sampled:
+        sampled = (indexed_rate is None and params["sample_seconds"] > 0 and head1 is not None and indexed1 is not None
+                   and head1[1] - indexed1[1] > params["max_lag_blocks"])
+        if sampled and not waited:
             time.sleep(min(params["sample_seconds"], max(0.0, self.deadline - time.monotonic() - params["timeout"])))
             head1, indexed1 = self.read(rpc, indexer)
+        if sampled:
             indexed_rate = rate(indexed0, indexed1)
         chain_rate = rate(head0, head1) if sampled else None
         chain_rate_source = "sample" if sampled else None
@@ -316,8 +361,55 @@ class LagProbe:
 
 
 def deadline_seconds(params: t.Mapping[str, t.Any]) -> float:
-    """The whole probe's deadline: two rounds of requests (readings, then timestamps) and the sample between."""
-    return 2 * params["timeout"] + params["sample_seconds"]
+    """The whole probe's deadline: two rounds of requests (readings, then timestamps), the wait and the sample."""
+    return 2 * params["timeout"] + params["sample_seconds"] + params.get("wait_seconds", 0)
+
+
+def indexed_blocks(module: t.Any, params: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The indexer's C(blocks) table as L(BLOCKS_SQL) sums it up, read as O(params) say (TCP or through the db
+    container, read only, under O(statement_timeout)); a table that could not be read is C({error, timed_out})."""
+    try:
+        doc = PostgresQuery(module, params).query_json(BLOCKS_SQL)
+    except (PostgresError, DockerError) as exc:
+        return {"error": str(exc), "timed_out": bool(getattr(exc, "timed_out", False)) or isinstance(exc, DockerTimeout)}
+    if not isinstance(doc, dict):
+        return {"error": f"the blocks query answered no JSON object: {redact_text(repr(doc)[:100])}", "timed_out": False}
+    return doc
+
+
+class RpcPing:
+    """The runbook's C(npm run rpc:ping) (O(ping_command)) in the one running container of the compose service
+    O(ping_service), finished with the container lookup within O(ping_timeout) seconds.
+
+    What it printed is the result, whatever its exit code; a ping that could not run (no running container, or more
+    than one, a docker failure, the deadline) is a result with C(rc=null) and C(error), not an exception. The
+    output is read as data, with credentials inside URLs masked.
+    """
+
+    def __init__(self, module: t.Any, params: t.Mapping[str, t.Any]) -> None:
+        self.params = params
+        # Run from a thread beside the lag readings: the worker's view of the module, with its own deadline.
+        self.module = CheckModule(module, "rpc_ping", params, _proc.deadline_in(params["ping_timeout"]))
+
+    def run(self) -> dict[str, t.Any]:
+        service, project = self.params["ping_service"], self.params["project_name"]
+        result: dict[str, t.Any] = {"service": service, "container": None, "command": list(self.params["ping_command"]),
+                                    "rc": None, "stdout": "", "stderr": "", "error": None, "timed_out": False}
+        docker = DockerCli(self.module, self.params["docker_cli"], project)
+        try:
+            running = [c["Id"] for c in docker.service_containers().get(service, [])
+                       if (c.get("State") or {}).get("Running")]
+            if len(running) != 1:
+                result["error"] = (f"{len(running)} running containers of service {service!r} in compose project "
+                                   f"{project!r}: rpc:ping runs in exactly one")
+                return result
+            result["container"] = running[0]
+            rc, out, err = docker.exec(running[0], list(self.params["ping_command"]))
+        except DockerError as exc:
+            result.update(error=redact_text(str(exc)), timed_out=isinstance(exc, DockerTimeout))
+            return result
+        result.update(rc=rc, stdout=redact_text(out[-MAX_PING_OUTPUT:]), stderr=redact_text(err[-MAX_PING_OUTPUT:]))
+        return result
 
 
 def validate(params: t.Mapping[str, t.Any]) -> None:
@@ -331,3 +423,15 @@ def validate(params: t.Mapping[str, t.Any]) -> None:
         raise OptionError(f"timeout={params['timeout']!r} is out of range: accepted values are > 0", option="timeout")
     if params["max_lag_blocks"] < 0:
         raise OptionError(f"max_lag_blocks={params['max_lag_blocks']!r} is negative: accepted values are integers >= 0", option="max_lag_blocks")
+    if not 0 <= params.get("wait_seconds", 0) <= 3600:
+        raise OptionError(f"wait_seconds={params['wait_seconds']!r} is out of range: accepted values are 0 to 3600", option="wait_seconds")
+    if params.get("ping_service") is not None:
+        if not params["ping_service"]:
+            raise OptionError("ping_service='' is not a service name: accepted values are a compose service or null", option="ping_service")
+        if not params["ping_command"]:
+            raise OptionError("ping_command=[] is empty: accepted values are a command as a list of arguments", option="ping_command")
+        if params["ping_timeout"] <= 0:
+            raise OptionError(f"ping_timeout={params['ping_timeout']!r} is out of range: accepted values are > 0", option="ping_timeout")
+    if params.get("check_blocks") and not 1 <= params["statement_timeout"] <= 600:
+        raise OptionError(f"statement_timeout={params['statement_timeout']!r} is out of range: accepted values are 1 to 600",
+                          option="statement_timeout")

@@ -66,9 +66,31 @@ SELECT json_build_object(
              to_json(pg_blocking_pids(l.pid)) AS blocking_pids,
              left(a.query, {max_query_length}) AS query
       FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE NOT l.granted AND l.pid <> pg_backend_pid()) x)
+      WHERE NOT l.granted AND l.pid <> pg_backend_pid()) x){session_list}
 )::text
 """
+
+# With list_sessions: every backend (this module's own session marked C(own)) with what a decision to terminate it
+# needs, the settings that bound max_connections by memory, and the CONNECTION LIMIT of the application role. Read in
+# the same statement as the counts, so both describe one moment. Superuser/replication: unknown counts as yes.
+SESSION_LIST_SQL = """,
+  'session_list', json_build_object(
+    'settings', json_build_object(
+      'max_connections', current_setting('max_connections')::int,
+      'reserved_connections', current_setting('superuser_reserved_connections')::int
+          + coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
+      'work_mem_bytes', pg_size_bytes(current_setting('work_mem')),
+      'shared_buffers_bytes', pg_size_bytes(current_setting('shared_buffers'))),
+    'role_connection_limit', (SELECT rolconnlimit FROM pg_roles WHERE rolname = {app_user}),
+    'sessions', (SELECT coalesce(json_agg(json_build_object(
+        'pid', a.pid, 'user', a.usename, 'database', a.datname, 'application', a.application_name,
+        'client_addr', host(a.client_addr), 'state', a.state, 'backend_type', a.backend_type,
+        'superuser', coalesce(r.rolsuper, a.usesysid IS NOT NULL),
+        'replication', coalesce(r.rolreplication, a.usesysid IS NOT NULL),
+        'own', a.pid = pg_backend_pid(),
+        'idle_seconds', round(extract(epoch FROM clock_timestamp() - a.state_change)::numeric, 1))
+        ORDER BY a.pid), '[]'::json)
+      FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid))"""
 
 LIMITS = {
     "idle_threshold": (0, 10 * 365 * 86400),
@@ -77,10 +99,21 @@ LIMITS = {
 }
 
 
-def activity_sql(idle_threshold: int, active_limit: int, max_query_length: int) -> str:
-    """The diagnostic query; the options are integers checked by the argument spec and bounds."""
+def text_literal(value: str) -> str:
+    """A SQL expression for the text O(value) that no content can break out of (hex, decoded by the server)."""
+    return f"convert_from(decode('{value.encode('utf-8').hex()}', 'hex'), 'UTF8')"
+
+
+def activity_sql(idle_threshold: int, active_limit: int, max_query_length: int, list_sessions: bool = False,
+                 app_user: str | None = None) -> str:
+    """The diagnostic query; the options are integers checked by the argument spec and bounds, and the role name
+    (O(app_user)) is embedded as hex (L(text_literal)), so the same SQL runs over TCP and through psql."""
+    session_list = ""
+    if list_sessions:
+        session_list = SESSION_LIST_SQL.format(app_user="NULL" if app_user is None else text_literal(app_user))
     return ACTIVITY_SQL.format(
-        idle_threshold=int(idle_threshold), active_limit=int(active_limit), max_query_length=int(max_query_length)
+        idle_threshold=int(idle_threshold), active_limit=int(active_limit), max_query_length=int(max_query_length),
+        session_list=session_list,
     )
 
 
@@ -128,6 +161,7 @@ def summarize(doc: dict[str, t.Any]) -> dict[str, t.Any]:
         "active_queries": doc.get("active_queries") or [],
         "waiting_locks": waiting,
         "blocking_pids": sorted({pid for lock in waiting for pid in lock["blocking_pids"]}),
+        **({"session_list": doc["session_list"]} if "session_list" in doc else {}),
     }
 
 
@@ -137,14 +171,18 @@ def validate(params: t.Mapping[str, t.Any]) -> None:
         value = params[name]
         if not low <= value <= high:
             raise OptionError(f"{name}={value} is out of range: accepted values are {low} to {high}", option=name)
+    app_user = params.get("app_user")
+    if app_user is not None and (not app_user or "\x00" in app_user):
+        raise OptionError(f"app_user={app_user!r} is not a role name: accepted values are non-empty strings without NUL", option="app_user")
 
 
 class PgActivity:
     """Connections, idle sessions, long queries and lock waits of a PostgreSQL server.
 
     O(params) holds the options of the C(connection) and C(connection.postgres) doc fragments and
-    C(idle_threshold), C(active_limit), C(max_query_length). run() raises OptionError for a bad option, and
-    PostgresError (a failed query) or DockerError; an unreachable server is a result, not an exception.
+    C(idle_threshold), C(active_limit), C(max_query_length), and may hold C(list_sessions) and C(app_user)
+    (triage_info's check does not). run() raises OptionError for a bad option, and PostgresError (a failed query) or
+    DockerError; an unreachable server is a result, not an exception.
     """
 
     def __init__(self, module: t.Any, params: t.Mapping[str, t.Any]) -> None:
@@ -153,7 +191,8 @@ class PgActivity:
 
     def run(self) -> dict[str, t.Any]:
         validate(self.params)
-        sql = activity_sql(self.params["idle_threshold"], self.params["active_limit"], self.params["max_query_length"])
+        sql = activity_sql(self.params["idle_threshold"], self.params["active_limit"], self.params["max_query_length"],
+                           list_sessions=bool(self.params.get("list_sessions")), app_user=self.params.get("app_user"))
         result: dict[str, t.Any] = {"changed": False, "connect_via": self.params["connect_via"]}
         try:
             doc = PostgresQuery(self.module, self.params).query_json(sql)

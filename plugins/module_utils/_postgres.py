@@ -26,10 +26,10 @@ import typing as t
 from ansible_collections.community.postgresql.plugins.module_utils import postgres as community_postgres
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError
 
-# Seconds any one diagnostic statement may run on the server.
-STATEMENT_TIMEOUT_MS = 15000
-# Seconds the client waits for the answer: the server's own timeout and a margin, for a server that hangs.
-ANSWER_SECONDS = STATEMENT_TIMEOUT_MS / 1000.0 + 2.0
+# Seconds any one diagnostic statement may run on the server, unless the caller's params say (C(statement_timeout)).
+STATEMENT_TIMEOUT = 15
+# Seconds the client waits for the answer beyond the server's own timeout, for a server that hangs.
+ANSWER_MARGIN = 2.0
 APPLICATION_NAME = "usdx.incident"
 # The TLS options of community.postgresql's common argument spec, taken as they are.
 TLS_OPTIONS = ("ssl_mode", "ca_cert", "ssl_cert", "ssl_key")
@@ -107,13 +107,16 @@ def psql_error_text(stderr: str) -> str:
 class PostgresQuery:
     """Runs read-only JSON-returning SQL as the options say (TCP or container).
 
-    The options are O(params) when given, else the module's; the module is only used to run C(docker).
+    The options are O(params) when given, else the module's; the module is only used to run C(docker). A
+    C(statement_timeout) among them (seconds) replaces L(STATEMENT_TIMEOUT).
     """
 
     def __init__(self, module: t.Any, params: t.Mapping[str, t.Any] | None = None) -> None:
         self.module = module
         self.params = module.params if params is None else params
         self.password = self.params.get("login_password")
+        self.statement_timeout = int(self.params.get("statement_timeout") or STATEMENT_TIMEOUT)
+        self.server_options = f"-c statement_timeout={self.statement_timeout * 1000} -c default_transaction_read_only=on"
 
     def query_json(self, sql: str) -> t.Any:
         if self.params["connect_via"] == "container":
@@ -129,7 +132,7 @@ class PostgresQuery:
         conn_params.update(
             connect_timeout=self.params["connect_timeout"],
             application_name=APPLICATION_NAME,
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c default_transaction_read_only=on",
+            options=self.server_options,
         )
         conn, _error = community_postgres.connect_to_db(connector, conn_params, autocommit=True)
         watchdog = _Watchdog(conn, self._answer_seconds())
@@ -150,11 +153,13 @@ class PostgresQuery:
         return json.loads(value) if isinstance(value, str) else value
 
     def _answer_seconds(self) -> float:
-        """L(ANSWER_SECONDS), or less when the caller's deadline (triage_info's check deadline) is nearer."""
+        """The statement timeout and L(ANSWER_MARGIN), or less when the caller's deadline (triage_info's check
+        deadline) is nearer."""
+        answer_seconds = self.statement_timeout + ANSWER_MARGIN
         deadline = getattr(self.module, "deadline", None)
         if deadline is None:
-            return ANSWER_SECONDS
-        return max(0.5, min(ANSWER_SECONDS, deadline - time.monotonic() - 0.5))
+            return answer_seconds
+        return max(0.5, min(answer_seconds, deadline - time.monotonic() - 0.5))
 
     def _query_container(self, sql: str) -> t.Any:
         docker = DockerCli(self.module, self.params["docker_cli"], self.params["project_name"])
@@ -168,7 +173,7 @@ class PostgresQuery:
         env = {
             "PGCONNECT_TIMEOUT": str(self.params["connect_timeout"]),
             "PGAPPNAME": APPLICATION_NAME,
-            "PGOPTIONS": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c default_transaction_read_only=on",
+            "PGOPTIONS": self.server_options,
         }
         if self.password:
             env["PGPASSWORD"] = self.password

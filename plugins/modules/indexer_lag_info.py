@@ -20,16 +20,28 @@ description:
     the head block and of the block ten before it. Only when the indexer is more than O(max_lag_blocks) behind and
     does not export its indexing rate are two readings O(sample_seconds) apart taken.
   - The RPC and the metrics are read side by side. Every request has a total deadline of O(timeout) seconds and reads at
-    most 1 MiB; the whole module finishes within two O(timeout) plus O(sample_seconds).
+    most 1 MiB; the readings finish within two O(timeout) plus O(sample_seconds) plus O(wait_seconds), rpc:ping
+    within O(ping_timeout) beside them, and the blocks table within O(connect_timeout) plus O(statement_timeout) and
+    two seconds after them.
   - Credentials inside O(rpc_url) and O(metrics_url) (C(user:password@), API keys in the path or the query, as RPC
     providers issue them) are masked in everything the module returns.
   - Reachability of the RPC and of the indexer are reported separately, and RV(status) tells an indexer that is
     stuck (V(stalled)) from one that cannot see the chain (V(rpc_unreachable)) or cannot be reached (V(indexer_unreachable)).
   - Unreachable endpoints are reported, the module does not fail on them.
+  - With O(wait_seconds), reads the lag again every quarter second until it is within O(max_lag_blocks) or the time
+    is up, and reports the last reading - one poll of a catch-up that ends as soon as the catch-up does.
+  - With O(ping_service), also runs the runbook's C(npm run rpc:ping) (O(ping_command)) in the running container of
+    that compose service (C(docker exec)), side by side with the lag readings, and returns what it printed as
+    RV(rpc_ping) - the RPC as the indexer itself sees it.
+  - With O(check_blocks), once the lag is within O(max_lag_blocks), also reads the indexer's C(blocks) table (the
+    connection options, read only, under O(statement_timeout)) and returns what it holds as RV(blocks) - rows,
+    duplicates, range and gaps - so that the reading that ends a catch-up also tells whether anything is missing.
 author:
   - USDX/Wexel DevOps Team (@usdx-wexel)
 extends_documentation_fragment:
   - usdx.incident.attributes
+  - usdx.incident.connection
+  - usdx.incident.connection.postgres
 options:
   rpc_url:
     description:
@@ -64,6 +76,53 @@ options:
       - Whether to validate TLS certificates of HTTPS URLs.
     type: bool
     default: true
+  wait_seconds:
+    description:
+      - Seconds to keep reading, every quarter second, until the lag is within O(max_lag_blocks); the module returns
+        at the first reading within it, or with the last one when the time is up. 0 to 3600.
+      - V(0) reads once. The readings of the wait are the sample of the indexing rate when the indexer does not
+        export it (no O(sample_seconds) pause after a wait).
+    type: float
+    default: 0
+    version_added: 0.2.0
+  ping_service:
+    description:
+      - Compose service (in O(project_name)) whose one running container runs O(ping_command), the runbook's
+        C(docker-compose exec indexer npm run rpc:ping); its output is returned as RV(rpc_ping).
+      - V(null) runs nothing in any container.
+    type: str
+    version_added: 0.2.0
+  ping_command:
+    description:
+      - The command O(ping_service)'s container runs, as a list of arguments (no shell). It only reads.
+    type: list
+    elements: str
+    default: [npm, run, --silent, "rpc:ping"]
+    version_added: 0.2.0
+  ping_timeout:
+    description:
+      - Seconds the container lookup and O(ping_command) may take together; the command is killed at the deadline.
+    type: float
+    default: 15
+    version_added: 0.2.0
+  check_blocks:
+    description:
+      - Whether to read the C(blocks) table (C(number), C(hash)) of O(login_db) when the lag is within
+        O(max_lag_blocks); see RV(blocks). The table is read whole, once per module run and only then, never while
+        the indexer is behind.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  statement_timeout:
+    description:
+      - Seconds the server may spend on the C(blocks) query (C(statement_timeout)), 1 to 600; the client gives up two
+        seconds later.
+    type: int
+    default: 15
+    version_added: 0.2.0
+notes:
+  - O(project_name) and O(docker_cli) are used only with O(ping_service) (and O(connect_via=container)); the database
+    options only with O(check_blocks).
 seealso:
   - module: usdx.incident.disk_usage_info
 """
@@ -81,6 +140,32 @@ EXAMPLES = r"""
       {{ lag.status }}: {{ lag.lag_blocks }} blocks
       ({{ lag.lag_seconds | default(0, true) | usdx.incident.human_duration }}) behind;
       RPC {{ 'up, ' ~ lag.rpc.latency_ms ~ ' ms' if lag.rpc.reachable else 'down: ' ~ lag.rpc.error }}
+
+- name: Check the RPC from inside the indexer and measure the lag, in one run
+  usdx.incident.indexer_lag_info:
+    rpc_url: http://127.0.0.1:8545
+    metrics_url: http://127.0.0.1:3001/metrics
+    project_name: usdx-wexel
+    ping_service: indexer
+  register: lag
+
+- name: Wait up to 3 s for the lag to come within 10 blocks
+  usdx.incident.indexer_lag_info:
+    rpc_url: http://127.0.0.1:8545
+    metrics_url: http://127.0.0.1:3001/metrics
+    max_lag_blocks: 10
+    wait_seconds: 3
+  register: poll
+
+- name: The last poll of a catch-up also checks the indexed blocks
+  usdx.incident.indexer_lag_info:
+    rpc_url: http://127.0.0.1:8545
+    metrics_url: http://127.0.0.1:3001/metrics
+    wait_seconds: 3
+    check_blocks: true
+    login_port: 55432
+    login_password: "{{ vault_db_superuser_password }}"
+  register: poll
 
 - name: Fail when the indexer is stuck
   ansible.builtin.assert:
@@ -271,15 +356,101 @@ indexer:
       description: C(usdx_maintenance_mode) is 1 (V(null) when not exported).
       type: bool
       sample: false
+blocks:
+  description:
+    - The indexer's C(blocks) table, read in one read-only statement when O(check_blocks) is set and RV(status) is
+      V(ok); V(null) when the lag is not within O(max_lag_blocks) (not read).
+    - C(error) and C(timed_out) instead of the figures when it could not be read.
+  returned: when O(check_blocks) is set
+  type: dict
+  version_added: 0.2.0
+  contains:
+    count:
+      description: Rows.
+      type: int
+      sample: 3512
+    distinct_numbers:
+      description: Distinct block numbers (fewer than RV(blocks.count) - a duplicate number).
+      type: int
+      sample: 3512
+    distinct_hashes:
+      description: Distinct block hashes (fewer than RV(blocks.count) - a duplicate hash).
+      type: int
+      sample: 3512
+    min:
+      description: Lowest block number.
+      type: int
+      sample: 1
+    max:
+      description: Highest block number.
+      type: int
+      sample: 3512
+    gaps:
+      description: The first 20 ranges of missing numbers, each C([first missing, last missing]).
+      type: list
+      elements: list
+      sample: []
+    error:
+      description: Why the table could not be read (the password never appears in it).
+      type: str
+      sample: "relation \"blocks\" does not exist"
+    timed_out:
+      description: Whether the read was given up at its deadline.
+      type: bool
+      sample: false
+rpc_ping:
+  description:
+    - What O(ping_command) did in the O(ping_service) container. The runbook's C(rpc:ping) prints one JSON line
+      (C(ok), C(url), C(block_number), C(error)) and exits non-zero when the RPC is unreachable.
+  returned: when O(ping_service) is set
+  type: dict
+  version_added: 0.2.0
+  contains:
+    service:
+      description: O(ping_service).
+      type: str
+      sample: indexer
+    container:
+      description: Id of the container it ran in, V(null) when there was not exactly one running.
+      type: str
+      sample: 7d819792300a52fe39d5a927b18098c26376d47b461be4d960378e9d2c9ad6fc
+    command:
+      description: O(ping_command).
+      type: list
+      elements: str
+      sample: [npm, run, --silent, "rpc:ping"]
+    rc:
+      description: Its exit code, V(null) when it could not run (see RV(rpc_ping.error)).
+      type: int
+      sample: 0
+    stdout:
+      description: What it printed (the last 4000 characters), credentials inside URLs masked.
+      type: str
+      sample: '{"ok": true, "url": "http://chain:8545", "chain_id": 31337, "block_number": 935, "latency_ms": 3.7}'
+    stderr:
+      description: Its error output (the last 4000 characters), credentials inside URLs masked.
+      type: str
+      sample: ""
+    error:
+      description: Why it could not run (no running container or more than one, docker failed, the deadline), else V(null).
+      type: str
+      sample: null
+    timed_out:
+      description: Whether it was killed at O(ping_timeout).
+      type: bool
+      sample: false
 """
 
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
 from ansible_collections.usdx.incident.plugins.module_utils._http import hide_url_secrets
-from ansible_collections.usdx.incident.plugins.module_utils._indexer_lag import EndpointError, LagProbe, validate
+from ansible_collections.usdx.incident.plugins.module_utils._docker import docker_argument_spec
+from ansible_collections.usdx.incident.plugins.module_utils._indexer_lag import EndpointError, LagProbe, RpcPing, indexed_blocks, validate
+from ansible_collections.usdx.incident.plugins.module_utils._postgres import postgres_argument_spec
 
 
 def main() -> None:
@@ -290,6 +461,14 @@ def main() -> None:
         "timeout": {"type": "float", "default": 5},
         "max_lag_blocks": {"type": "int", "default": 10},
         "validate_certs": {"type": "bool", "default": True},
+        "wait_seconds": {"type": "float", "default": 0},
+        "ping_service": {"type": "str"},
+        "ping_command": {"type": "list", "elements": "str", "default": ["npm", "run", "--silent", "rpc:ping"]},
+        "ping_timeout": {"type": "float", "default": 15},
+        "check_blocks": {"type": "bool", "default": False},
+        "statement_timeout": {"type": "int", "default": 15},
+        **docker_argument_spec(),
+        **postgres_argument_spec(),
     }
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     hide_url_secrets(module, module.params["rpc_url"], module.params["metrics_url"])
@@ -297,10 +476,19 @@ def main() -> None:
         validate(module.params)
     except OptionError as exc:
         module.fail_json(msg=str(exc))
-    try:
-        result = LagProbe(module, module.params).run()
-    except EndpointError as exc:
-        module.fail_json(msg=str(exc), exception=traceback.format_exc())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="usdx-rpc-ping") as pool:
+        # rpc:ping (a container lookup and a process start, most of a second) runs while the lag is read.
+        ping = pool.submit(RpcPing(module, module.params).run) if module.params["ping_service"] else None
+        try:
+            result = LagProbe(module, module.params).run()
+        except EndpointError as exc:
+            result = {"failed": True, "msg": str(exc), "exception": traceback.format_exc()}
+        if module.params["check_blocks"] and not result.get("failed"):
+            result["blocks"] = indexed_blocks(module, module.params) if result["status"] == "ok" else None
+        if ping is not None:
+            result["rpc_ping"] = ping.result()
+    if result.get("failed"):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -44,6 +44,20 @@ options:
       - Query texts are cut to this many characters, 1 to 10000.
     type: int
     default: 1000
+  list_sessions:
+    description:
+      - Also return RV(session_list) - every backend with what a decision to terminate it needs, the settings that
+        bound C(max_connections) by memory, and the connection limit of O(app_user) - read in the same statement as
+        the counts, so that one module run answers both.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  app_user:
+    description:
+      - The application's login role, whose C(CONNECTION LIMIT) RV(session_list.role_connection_limit) reports.
+      - Sent to the server hex-encoded, never spliced into the SQL as text.
+    type: str
+    version_added: 0.2.0
 extends_documentation_fragment:
   - usdx.incident.attributes
   - usdx.incident.connection
@@ -78,6 +92,15 @@ EXAMPLES = r"""
     project_name: usdx-wexel
     db_service: db
     idle_threshold: 300
+  register: pg
+
+- name: Every session and the application role's limit, for a decision to terminate some
+  usdx.incident.pg_activity_info:
+    login_host: 127.0.0.1
+    login_port: 55432
+    login_password: "{{ vault_db_superuser_password }}"
+    list_sessions: true
+    app_user: usdx
   register: pg
 
 - name: Stop when the database is out of connection slots
@@ -219,6 +242,31 @@ blocking_pids:
   type: list
   elements: int
   sample: [4243]
+session_list:
+  description: Every backend and the settings a decision to terminate sessions or to raise C(max_connections) needs.
+  returned: when O(list_sessions=true) and RV(is_available=true)
+  type: dict
+  version_added: 0.2.0
+  contains:
+    settings:
+      description:
+        - C(max_connections), C(reserved_connections) (C(superuser_reserved_connections) plus C(reserved_connections)
+          on PostgreSQL 16 and later), C(work_mem_bytes) and C(shared_buffers_bytes).
+      type: dict
+      sample: {"max_connections": 20, "reserved_connections": 3, "work_mem_bytes": 4194304, "shared_buffers_bytes": 134217728}
+    role_connection_limit:
+      description: C(CONNECTION LIMIT) of O(app_user) (V(-1) for none), V(null) without O(app_user) or when it does not exist.
+      type: int
+      sample: 15
+    sessions:
+      description:
+        - Every backend, this module's own session included (C(own=true)), by pid. C(superuser) and C(replication)
+          are V(true) when the role is unknown. C(idle_seconds) is the age of the current C(state).
+      type: list
+      elements: dict
+      sample: [{"pid": 4242, "user": "usdx", "database": "usdx_wexel", "application": "usdx-reconciler",
+                "client_addr": "127.0.0.1", "state": "idle", "backend_type": "client backend", "superuser": false,
+                "replication": false, "own": false, "idle_seconds": 612.4}]
 """
 
 import traceback
@@ -238,6 +286,8 @@ def main() -> None:
         idle_threshold={"type": "int", "default": 300},
         active_limit={"type": "int", "default": 10},
         max_query_length={"type": "int", "default": 1000},
+        list_sessions={"type": "bool", "default": False},
+        app_user={"type": "str"},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:

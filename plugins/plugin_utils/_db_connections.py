@@ -33,7 +33,8 @@ Rules:
   max_connections does not lift), C(max_connections) is raised to the lower of O(max_connections_ceiling) and what memory allows:
   (memory - shared_buffers) / work_mem, memory being the container's limit or else the host's MemTotal. The change
   needs a restart, run only when O(allow_restart); otherwise reported as required. A role at its own CONNECTION
-  LIMIT is reported: raising max_connections does not help it.
+  LIMIT is reported: raising max_connections does not help it. The memory matters for that raise only:
+  C(memory_needed) says when, so a caller may read the memory only when a plan made without it says it is needed.
 
 Host data (application names, client addresses, states) is data of any shape: it is read leniently and never
 raises; only the options raise AnsibleFilterError.
@@ -269,6 +270,7 @@ def plan(activity: t.Any, sessions_doc: t.Any, options: Mapping[str, t.Any]) -> 
     mem, mem_source = memory_bytes(opts["meminfo"], opts["container_memory"])
     raise_to = None
     blocked = None
+    memory_needed = False
     escalate: list[str] = []
     if in_trouble and not refused and after["percent"] >= opts["use_threshold"]:
         if after["role"] and after["role"]["percent"] >= opts["use_threshold"]:
@@ -276,6 +278,7 @@ def plan(activity: t.Any, sessions_doc: t.Any, options: Mapping[str, t.Any]) -> 
                             f"{role_limit} after the clean-up: raising max_connections does not help it "
                             f"(ALTER ROLE ... CONNECTION LIMIT, or fix the application's pool)")
         elif after["server"]["percent"] >= opts["use_threshold"]:
+            memory_needed = True
             memory_max = (mem - shared_buffers) // work_mem if mem and work_mem and mem > shared_buffers else None
             target = min(x for x in (opts["max_connections_ceiling"], memory_max) if x is not None)
             if memory_max is None:
@@ -305,6 +308,7 @@ def plan(activity: t.Any, sessions_doc: t.Any, options: Mapping[str, t.Any]) -> 
         "kept": kept,
         "max_connections": max_connections,
         "raise_max_connections": raise_to,
+        "memory_needed": memory_needed,
         "restart": None if raise_to is None else ("run" if opts["allow_restart"] else "required"),
         "escalate": escalate,
     }

@@ -7,8 +7,8 @@
 
 """What the runbook scenario "Blockchain Indexer Lagging" does, decided from what the indexer and the RPC report.
 
-L(plan) reads a M(usdx.incident.indexer_lag_info) result and the registered result of the runbook's
-C(npm run rpc:ping) in the indexer container, and decides one action:
+L(plan) reads a M(usdx.incident.indexer_lag_info) result and the result of the runbook's C(npm run rpc:ping) in the
+indexer container (the module's C(rpc_ping) with O(ping_service)), and decides one action:
 
 - C(refuse): the lag diagnosis failed, timed out or is partial, or rpc:ping did not run or said nothing readable
   (fail closed: nothing is touched);
@@ -22,8 +22,9 @@ C(npm run rpc:ping) in the indexer container, and decides one action:
 
 Given the polls taken after the restart (C(polls)), L(progress) says whether the catch-up is done, progressing
 (with the lag, the measured rate and an ETA), too slow to finish within O(catch_up_timeout) (ETA given, not waited
-out), not shrinking over O(stall_window) seconds (a failure), or out of time. Given the role's query of the blocks
-table (C(blocks)), L(integrity) says whether the indexed blocks have a gap or a duplicate.
+out), not shrinking over O(stall_window) seconds (a failure), or out of time. Given the blocks table as
+M(usdx.incident.indexer_lag_info) read it (C(blocks)), L(integrity) says whether the indexed blocks have a gap or a
+duplicate.
 
 Host data (module results, command output, query rows) is read leniently and never raises; only the options raise
 AnsibleFilterError naming the option.
@@ -97,11 +98,14 @@ def diagnosis_problem(lag: t.Any) -> str | None:
 
 
 def read_ping(ping: t.Any) -> tuple[bool | None, str]:
-    """(RPC reachable from the indexer, detail) from the registered docker_container_exec result of rpc:ping;
-    (None, why) when it did not run or its output says nothing readable."""
+    """(RPC reachable from the indexer, detail) from rpc:ping's result - M(usdx.incident.indexer_lag_info)'s
+    C(rpc_ping), or a registered C(docker_container_exec) result; (None, why) when it did not run or its output says
+    nothing readable."""
     doc = as_mapping(ping)
     if not doc or doc.get("skipped"):
-        return None, "rpc:ping did not run (no running indexer container)"
+        return None, "rpc:ping did not run"
+    if doc.get("error") and doc.get("rc") is None:
+        return None, f"rpc:ping did not run: {clipped(doc.get('error'))}"
     if doc.get("failed") and "rc" not in doc:
         return None, f"rpc:ping could not run: {clipped(doc.get('msg')) or 'no message'}"
     rc = whole_number(doc.get("rc"))
@@ -310,9 +314,12 @@ def progress(polls: t.Any, started: t.Any, opts: Mapping[str, t.Any]) -> dict[st
 
 
 def integrity(blocks: t.Any) -> dict[str, t.Any]:
-    """Gaps and duplicates in the indexed blocks, from the role's query row (C(count), C(distinct_numbers),
-    C(distinct_hashes), C(min), C(max), C(gaps) as a list of C([first missing, last missing]))."""
+    """Gaps and duplicates in the indexed blocks, from M(usdx.incident.indexer_lag_info)'s C(blocks) (C(count),
+    C(distinct_numbers), C(distinct_hashes), C(min), C(max), C(gaps) as a list of C([first missing, last missing]));
+    a table that could not be read (C(error)), or nothing read, is not ok."""
     doc = as_mapping(blocks)
+    if doc.get("error"):
+        return {"ok": False, "message": f"the blocks table could not be read: {clipped(doc.get('error'))}"}
     count, numbers, hashes = whole_number(doc.get("count")), whole_number(doc.get("distinct_numbers")), whole_number(doc.get("distinct_hashes"))
     low, high = whole_number(doc.get("min")), whole_number(doc.get("max"))
     gaps = doc.get("gaps") if isinstance(doc.get("gaps"), list) else None

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.sandbox
 PLAYBOOK = REPO / "playbooks" / "indexer_lag.yml"
 SERVICES = ("db", "redis", "chain", "indexer", "webapp")
 RESTART_TASK = "Restart the indexer only (docker compose restart indexer)"
-DIAGNOSE_TASK = "Measure the lag (indexer_lag_info, runbook \"indexer lag\" log line and indexer:status)"
+DIAGNOSE_TASK = ("Check the RPC and measure the lag (indexer_lag_info, runbook npm run rpc:ping, \"indexer lag\" log line "
+                 "and indexer:status)")
 
 
 class Run(PlaybookRun):

@@ -225,6 +225,38 @@ def test_no_raise_when_the_clean_up_suffices():
     assert len(result["terminate_pids"]) == 14 and result["raise_max_connections"] is None
 
 
+@pytest.mark.parametrize(
+    ("activity", "sessions", "needed"),
+    [
+        (HEALTHY_ACTIVITY, doc([session(1)]), False),
+        (EXHAUSTED, doc([session(pid) for pid in range(1, 15)] + [session(20, state="active", idle=1)], role_limit=-1), False),
+        (EXHAUSTED, doc(full_role(range(1, 3))), False),  # the role at its own limit: max_connections does not help it
+        (EXHAUSTED, _busy_server(), True),
+        ({"failed": True, "msg": "no answer"}, _busy_server(), False),
+    ],
+    ids=["healthy", "clean-up-suffices", "role-bound", "server-slots-short", "refused"],
+)
+def test_memory_needed_only_when_max_connections_is_in_question(activity, sessions, needed):
+    without = db_connections_plan(activity, sessions, OPTIONS)
+    with_memory = decide(activity, sessions)
+    assert without["memory_needed"] is with_memory["memory_needed"] is needed
+    if not needed:
+        # What a caller decides without reading the memory is what it would decide with it.
+        assert without == with_memory
+    else:
+        assert without["raise_max_connections"] is None and any("not raised blind" in e for e in without["escalate"])
+        assert with_memory["raise_max_connections"]["to"] == 200
+
+
+@pytest.mark.parametrize("name", ["healthy", "exhausted_fresh", "exhausted_6s"])
+def test_recorded_plans_need_no_memory(name):
+    """The role reads the server's memory only when the plan says so; none of the recorded states needs it."""
+    doc_ = recorded(name)
+    without = db_connections_plan(doc_["activity"], doc_["sessions"], {**OPTIONS, "idle_threshold": 5})
+    assert without["memory_needed"] is False
+    assert without == decide(doc_["activity"], doc_["sessions"], idle_threshold=5)
+
+
 # ------------------------------------------------------------------ fail closed
 
 @pytest.mark.parametrize(

@@ -115,6 +115,12 @@ def test_incomplete_lag_diagnosis_refuses(mutate, reason):
         ({"rc": 0, "stdout": '{"ok": false}'}, "rpc:ping said nothing readable"),
         ({"rc": 1, "stdout": '{"ok": true}'}, "rpc:ping said nothing readable"),
         ("not a dict", "rpc:ping did not run"),
+        ({"service": "indexer", "container": None, "rc": None, "stdout": "", "timed_out": False,
+          "error": "0 running containers of service 'indexer' in compose project 'usdx-wexel': rpc:ping runs in exactly one"},
+         "rpc:ping did not run: 0 running containers of service 'indexer'"),
+        ({"service": "indexer", "container": "abc", "rc": None, "stdout": "", "timed_out": True,
+          "error": "docker exec abc npm did not finish by its deadline and was killed"},
+         "rpc:ping did not run: docker exec abc npm did not finish by its deadline"),
     ],
 )
 def test_unreadable_ping_refuses(ping, reason):
@@ -283,6 +289,12 @@ def test_zero_timeout_reports_the_eta_after_one_poll():
          False, "could not be judged"),
         ({"count": "x"}, False, "could not be judged"),
         ("no rows", False, "could not be judged"),
+        ({}, False, "could not be judged"),
+        ({"error": 'relation "blocks" does not exist', "timed_out": False}, False,
+         'the blocks table could not be read: relation "blocks" does not exist'),
+        ({"error": "no answer from the server within 17 s: the query was abandoned", "timed_out": True,
+          "count": 5, "distinct_numbers": 5, "distinct_hashes": 5, "min": 1, "max": 5, "gaps": []}, False,
+         "could not be read: no answer from the server"),
     ],
 )
 def test_integrity(row, ok, message):

@@ -384,8 +384,16 @@ def test_rate():
         ({"sample_seconds": 301}, "sample_seconds=301.0 is out of range"),
         ({"timeout": 0}, "timeout=0.0 is out of range: accepted values are > 0"),
         ({"max_lag_blocks": -1}, "max_lag_blocks=-1 is negative"),
+        ({"wait_seconds": -1}, "wait_seconds=-1.0 is out of range: accepted values are 0 to 3600"),
+        ({"wait_seconds": 3601}, "wait_seconds=3601.0 is out of range"),
+        ({"ping_service": ""}, "ping_service='' is not a service name"),
+        ({"ping_service": "indexer", "ping_command": []}, "ping_command=[] is empty"),
+        ({"ping_service": "indexer", "ping_timeout": 0}, "ping_timeout=0.0 is out of range: accepted values are > 0"),
+        ({"check_blocks": True, "statement_timeout": 0}, "statement_timeout=0 is out of range: accepted values are 1 to 600"),
     ],
-    ids=["rpc-scheme", "metrics-no-scheme", "negative-sample", "long-sample", "zero-timeout", "negative-threshold"],
+    ids=["rpc-scheme", "metrics-no-scheme", "negative-sample", "long-sample", "zero-timeout", "negative-threshold",
+         "negative-wait", "long-wait", "empty-ping-service", "empty-ping-command", "zero-ping-timeout",
+         "zero-statement-timeout"],
 )
 def test_bad_options_fail_naming_the_value(run_module, world, args, message):
     world()
@@ -407,3 +415,205 @@ def test_the_probe_ends_before_the_callers_deadline(world, monkeypatch):
               "validate_certs": True}
     result = _indexer_lag.LagProbe(module, params).run()
     assert result["timed_out"] is True and w.clock <= module.deadline
+
+
+# ------------------------------------------------------------------ wait_seconds: one poll of a catch-up
+
+
+def test_wait_ends_at_the_first_reading_within_the_threshold(run_module, world):
+    """Catching up at 10 blocks/s from 20 behind: within 10 after about a second, not after the 5 s asked for."""
+    w = world(head=1000, indexed=980, index_rate=11.0)
+    result = _run(run_module, wait_seconds=5, sample_seconds=2)
+    assert result["status"] == "ok" and result["lag_blocks"] <= 10
+    assert 100.75 <= w.clock < 101.6, w.clock
+
+
+def test_wait_within_the_threshold_at_once_reads_once(run_module, world):
+    w = world(head=1000, indexed=998)
+    result = _run(run_module, wait_seconds=5)
+    assert result["status"] == "ok" and w.clock < 100.1
+    assert sum(1 for r in w.requests if r[0] == METRICS) == 1
+
+
+def test_a_wait_that_runs_out_reports_the_last_reading_with_the_wait_as_its_sample(run_module, world):
+    """Catching up at 2 blocks/s from 100 behind: the 3 s wait ends lagging, its readings give the rate, and no
+    sample_seconds pause is added after it."""
+    w = world(head=1000, indexed=900, index_rate=3.0)
+    result = _run(run_module, wait_seconds=3, sample_seconds=2)
+    assert result["status"] == "lagging"
+    assert 102.75 <= w.clock < 103.2, w.clock
+    assert result["sample"]["indexed_rate_source"] == "sample"
+    assert result["sample"]["seconds"] == pytest.approx(3.0, abs=0.3)
+    assert result["catch_up_blocks_per_second"] == pytest.approx(2.0, abs=0.5)
+    assert result["lag_blocks"] == w.head() - w.indexed()
+
+
+def test_wait_goes_on_through_an_indexer_that_does_not_answer_yet(run_module, world, monkeypatch):
+    """Right after a restart the metrics refuse connections for a while: a reading without them is not the end."""
+    w = world(head=1000, indexed=995, metrics_down=True)
+
+    def sleep(seconds):
+        w.clock += seconds
+        w.metrics_down = w.clock < 101.0
+    monkeypatch.setattr(_indexer_lag.time, "sleep", sleep)
+    result = _run(run_module, wait_seconds=5)
+    assert result["status"] == "ok" and result["indexer"]["reachable"] is True
+    assert 101.0 <= w.clock < 101.3, w.clock
+
+
+def test_wait_is_within_the_deadline(run_module, world):
+    w = world(head=1000, indexed=900, index_rate=0.0)
+    result = _run(run_module, wait_seconds=4, sample_seconds=0, timeout=1)
+    assert result["status"] == "lagging"
+    assert w.clock - 100 <= _indexer_lag.deadline_seconds({"timeout": 1, "sample_seconds": 0, "wait_seconds": 4})
+
+
+# ------------------------------------------------------------------ ping_service: the runbook's rpc:ping
+
+INDEXER_ID = "a" * 64
+PING_OK = '{"ok": true, "url": "http://chain:8545", "chain_id": 31337, "block_number": 935, "latency_ms": 3.7}\n'
+
+
+def _inspect(*containers: tuple[str, bool]) -> str:
+    return json.dumps([{"Id": cid, "Name": f"/usdx-wexel-indexer-{n}", "State": {"Running": running},
+                        "Config": {"Labels": {"com.docker.compose.service": "indexer"}}}
+                       for n, (cid, running) in enumerate(containers, 1)])
+
+
+def _indexers(fake_docker, *containers, exec_answer=(0, PING_OK, "")):
+    ids = "".join(cid + "\n" for cid, _running in containers)
+    return fake_docker({("ps",): (0, ids, ""), ("container", "inspect"): (0, _inspect(*containers), ""),
+                        ("exec",): exec_answer})
+
+
+def test_rpc_ping_runs_in_the_running_indexer_beside_the_lag(run_module, world, fake_docker):
+    world(head=1000, indexed=998)
+    fake = _indexers(fake_docker, ("b" * 64, False), (INDEXER_ID, True))
+    result = _run(run_module, ping_service="indexer", project_name="usdx-wexel")
+    assert result["status"] == "ok"
+    ping = result["rpc_ping"]
+    assert ping == {"service": "indexer", "container": INDEXER_ID, "command": ["npm", "run", "--silent", "rpc:ping"],
+                    "rc": 0, "stdout": PING_OK, "stderr": "", "error": None, "timed_out": False}
+    assert fake.called("exec") == [["/usr/bin/docker", "exec", INDEXER_ID, "npm", "run", "--silent", "rpc:ping"]]
+    assert "label=com.docker.compose.project=usdx-wexel" in fake.called("ps")[0]
+
+
+def test_rpc_ping_that_reports_the_rpc_down_is_an_answer(run_module, world, fake_docker):
+    world(rpc_down=True)
+    down = '{"ok": false, "url": "http://user:hunter2@chain:8545", "error": "Connection refused"}\n'
+    _indexers(fake_docker, (INDEXER_ID, True), exec_answer=(1, down, ""))
+    result = _run(run_module, ping_service="indexer")
+    assert result["status"] == "rpc_unreachable"
+    assert result["rpc_ping"]["rc"] == 1 and result["rpc_ping"]["error"] is None
+    assert "hunter2" not in json.dumps(result) and '"ok": false' in result["rpc_ping"]["stdout"]
+
+
+@pytest.mark.parametrize(
+    ("containers", "error"),
+    [
+        ((), "0 running containers of service 'indexer' in compose project 'usdx-wexel': rpc:ping runs in exactly one"),
+        (((INDEXER_ID, False),), "0 running containers of service 'indexer'"),
+        (((INDEXER_ID, True), ("b" * 64, True)), "2 running containers of service 'indexer'"),
+    ],
+    ids=["none", "stopped", "two"],
+)
+def test_rpc_ping_runs_nothing_without_exactly_one_running_container(run_module, world, fake_docker, containers, error):
+    world(head=1000, indexed=998)
+    fake = _indexers(fake_docker, *containers)
+    result = _run(run_module, ping_service="indexer")
+    assert result["status"] == "ok" and "failed" not in result
+    assert result["rpc_ping"]["rc"] is None and result["rpc_ping"]["container"] is None
+    assert result["rpc_ping"]["error"].startswith(error), result["rpc_ping"]["error"]
+    assert fake.called("exec") == []
+
+
+def test_rpc_ping_killed_at_its_deadline_is_reported(run_module, world, fake_docker):
+    world(head=1000, indexed=998)
+    _indexers(fake_docker, (INDEXER_ID, True), exec_answer=(-9, "", "", True))
+    result = _run(run_module, ping_service="indexer", ping_timeout=1)
+    ping = result["rpc_ping"]
+    assert ping["rc"] is None and ping["timed_out"] is True and "did not finish by its deadline" in ping["error"]
+    assert result["status"] == "ok"
+
+
+def test_rpc_ping_a_docker_that_fails_is_reported(run_module, world, fake_docker):
+    world(head=1000, indexed=998)
+    fake_docker({("ps",): (1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\n")})
+    result = _run(run_module, ping_service="indexer")
+    assert result["rpc_ping"]["rc"] is None and "Cannot connect to the Docker daemon" in result["rpc_ping"]["error"]
+
+
+def test_without_ping_service_no_docker_call(run_module, world, fake_docker):
+    world(head=1000, indexed=998)
+    fake = fake_docker({})
+    result = _run(run_module)
+    assert "rpc_ping" not in result and fake.calls == []
+
+
+# ------------------------------------------------------------------ check_blocks: the indexed blocks, once caught up
+
+SECRET = "sandbox-superuser-pw"
+BLOCKS = {"count": 1000, "distinct_numbers": 1000, "distinct_hashes": 1000, "min": 1, "max": 1000, "gaps": []}
+DB_INSPECT = json.dumps([{"Id": "dbcid", "Name": "/usdx-wexel-db-1", "State": {"Running": True},
+                          "Config": {"Labels": {"com.docker.compose.service": "db"}}}])
+
+
+def _db(fake_docker, psql_answer):
+    return fake_docker({("ps",): (0, "dbcid\n", ""), ("container", "inspect"): (0, DB_INSPECT, ""), ("exec",): psql_answer})
+
+
+def _blocks(run_module, **args):
+    return _run(run_module, check_blocks=True, connect_via="container", login_password=SECRET, **args)
+
+
+def test_blocks_read_once_the_lag_is_within_the_threshold(run_module, world, fake_docker):
+    world(head=1000, indexed=998)
+    fake = _db(fake_docker, (0, json.dumps(BLOCKS) + "\n", ""))
+    result = _blocks(run_module, statement_timeout=30)
+    assert result["status"] == "ok" and result["blocks"] == BLOCKS
+    (argv, kwargs), = [(a, k) for a, k in fake.calls if a[1] == "exec"]
+    assert "FROM blocks" in kwargs["data"] and "lead(number) OVER (ORDER BY number)" in kwargs["data"]
+    assert kwargs["environ_update"]["PGOPTIONS"] == "-c statement_timeout=30000 -c default_transaction_read_only=on"
+    assert SECRET not in json.dumps(result)
+
+
+def test_blocks_not_read_while_the_indexer_is_behind(run_module, world, fake_docker):
+    world(head=1000, indexed=900, index_rate=0.0)
+    fake = _db(fake_docker, (0, json.dumps(BLOCKS), ""))
+    result = _blocks(run_module, sample_seconds=0)
+    assert result["status"] == "lagging" and result["blocks"] is None
+    assert fake.calls == []
+
+
+def test_blocks_read_after_a_wait_that_ends_within_the_threshold(run_module, world, fake_docker):
+    w = world(head=1000, indexed=980, index_rate=11.0)
+    fake = _db(fake_docker, (0, json.dumps(BLOCKS), ""))
+    result = _blocks(run_module, wait_seconds=5)
+    assert result["status"] == "ok" and result["blocks"] == BLOCKS and w.clock < 101.6
+    assert len(fake.called("exec")) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ((2, "", f'psql: error: connection to server on socket "/s" failed: FATAL:  password {SECRET} rejected\n'),
+         "FATAL:  password ******** rejected"),
+        ((3, "", 'psql:<stdin>:9: ERROR:  relation "blocks" does not exist\n'), 'relation "blocks" does not exist'),
+        ((0, "[1, 2]", ""), "the blocks query answered no JSON object"),
+    ],
+    ids=["refused", "no-table", "not-an-object"],
+)
+def test_blocks_that_cannot_be_read_are_an_error_not_figures(run_module, world, fake_docker, answer, error):
+    world(head=1000, indexed=998)
+    _db(fake_docker, answer)
+    result = _blocks(run_module)
+    assert "failed" not in result and result["status"] == "ok"
+    assert set(result["blocks"]) == {"error", "timed_out"} and error in result["blocks"]["error"], result["blocks"]
+    assert SECRET not in json.dumps(result)
+
+
+def test_without_check_blocks_no_database_call(run_module, world, fake_docker):
+    world(head=1000, indexed=998)
+    fake = fake_docker({})
+    result = _run(run_module, connect_via="container")
+    assert "blocks" not in result and fake.calls == []

@@ -77,6 +77,45 @@ def test_activity_sql_embeds_only_integers():
     assert "{" not in sql.replace("'{}'", "")  # every template field was filled
 
 
+def test_activity_sql_lists_sessions_only_when_asked():
+    assert "'session_list'" not in activity_sql(300, 10, 1000)
+    sql = activity_sql(300, 10, 1000, list_sessions=True, app_user="usdx")
+    assert "'session_list'" in sql and "'sessions'" in sql and "'work_mem_bytes'" in sql
+    assert "WHERE rolname = convert_from(decode('75736478', 'hex'), 'UTF8')" in sql
+    assert "WHERE rolname = NULL" in activity_sql(300, 10, 1000, list_sessions=True)
+
+
+@pytest.mark.parametrize("name", ["x'); DROP TABLE blocks; --", "a\\' OR true --", "{app_user}", "$$; SELECT 1; $$", "rôle"],
+                         ids=["quote", "backslash", "braces", "dollar-quote", "non-ascii"])
+def test_app_user_reaches_the_sql_only_as_hex(name):
+    sql = activity_sql(300, 10, 1000, list_sessions=True, app_user=name)
+    assert name not in sql
+    assert f"decode('{name.encode().hex()}', 'hex')" in sql
+    assert "{" not in sql.replace("'{}'", "")
+
+
+def test_module_lists_sessions_in_the_same_statement(run_module, fake_docker, fixture_text):
+    doc = parse_psql_json(fixture_text("postgres/activity_exhausted_role_limit.psql"))
+    session_list = {"settings": {"max_connections": 20, "reserved_connections": 3, "work_mem_bytes": 4194304,
+                                 "shared_buffers_bytes": 134217728},
+                    "role_connection_limit": 15,
+                    "sessions": [{"pid": 42, "user": "usdx", "database": "usdx_wexel", "application": "usdx-reconciler",
+                                  "client_addr": "127.0.0.1", "state": "idle", "backend_type": "client backend",
+                                  "superuser": False, "replication": False, "own": False, "idle_seconds": 612.4}]}
+    fake = _docker(fake_docker, (0, json.dumps({**doc, "session_list": session_list}), ""))
+    result = run_module(pg_activity_info.main, {"connect_via": "container", "list_sessions": True, "app_user": "usdx"}, fake)
+    assert result["is_available"] is True and result["exhausted"] is True
+    assert result["session_list"] == session_list
+    assert len(fake.called("exec")) == 1, "one statement answers both"
+    assert "decode('75736478', 'hex')" in fake.calls[-1][1]["data"]
+
+
+def test_module_without_list_sessions_returns_no_session_list(run_module, fake_docker, fixture_text):
+    fake = _docker(fake_docker, (0, fixture_text("postgres/activity_exhausted_role_limit.psql"), ""))
+    result = run_module(pg_activity_info.main, {"connect_via": "container"}, fake)
+    assert "session_list" not in result and "'session_list'" not in fake.calls[-1][1]["data"]
+
+
 def test_module_container_path(run_module, fake_docker, fixture_text):
     fake = _docker(fake_docker, (0, fixture_text("postgres/activity_exhausted_role_limit.psql"), ""))
     result = run_module(pg_activity_info.main, {"connect_via": "container", "login_password": SECRET, "idle_threshold": 2}, fake)
@@ -127,8 +166,11 @@ def test_module_never_echoes_password(run_module, fake_docker):
         ({"idle_threshold": -1}, "idle_threshold=-1 is out of range: accepted values are 0 to 315360000"),
         ({"connect_via": "socket"}, "value of connect_via must be one of: tcp, container, got: socket"),
         ({"idle_threshold": "five"}, "argument 'idle_threshold' is of type str and we were unable to convert to int"),
+        ({"app_user": ""}, "app_user='' is not a role name: accepted values are non-empty strings without NUL"),
+        ({"app_user": "us\u0000dx"}, "app_user='us\\x00dx' is not a role name"),
     ],
-    ids=["active-limit-low", "query-length-high", "idle-negative", "bad-connect-via", "not-an-int"],
+    ids=["active-limit-low", "query-length-high", "idle-negative", "bad-connect-via", "not-an-int", "empty-app-user",
+         "nul-in-app-user"],
 )
 def test_module_bad_options(run_module, fake_docker, args, message):
     result = run_module(pg_activity_info.main, args, fake_docker({}))
