@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tarfile
 
+import yaml
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 MODULES = sorted(p.stem for p in (REPO / "plugins/modules").glob("*.py"))
@@ -26,13 +28,14 @@ def run(*command: str, env: dict[str, str] | None = None) -> str:
 
 def test_tarball_installs_and_loads(tmp_path: pathlib.Path) -> None:
     run(str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), str(REPO))
-    tarball = tmp_path / "usdx-incident-0.1.0.tar.gz"
+    version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
+    tarball = tmp_path / f"usdx-incident-{version}.tar.gz"
     with tarfile.open(tarball) as archive:
         names = set(archive.getnames())
     assert "galaxy.yml" not in names and "MANIFEST.json" in names
     assert {f"plugins/modules/{m}.py" for m in MODULES} <= names
     assert {f"roles/{r}/meta/argument_specs.yml" for r in ROLES} <= names
-    assert not any(n.startswith(("sandbox/", "bench/", ".venv/", "build/")) for n in names), "development files were packed"
+    assert not any(n.startswith(("sandbox/", "bench/", ".venv/", "build/", "src/")) for n in names), "development files were packed"
 
     # Only the installed copy counts, not this checkout's build/collections link.
     installed = tmp_path / "collections"
