@@ -178,6 +178,7 @@ END_TO_END = {
     "api-down": ("P0", "api_unavailable", []),
     "indexer-lag": ("P0", "indexer_lag", []),
     "disk-full": ("P0", "disk_full", []),
+    "bad-deploy": ("P0", "bad_deployment", ["--approve", "rollback"]),
     "db-connections": ("P1", "db_connections_exhausted", ["-e", "db_connections_exhausted_idle_threshold=5"]),
 }
 
