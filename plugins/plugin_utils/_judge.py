@@ -111,11 +111,18 @@ def user_failures(view: Findings) -> list[tuple[str, int]]:
     return [(path, clients) for path, clients in users["failed_paths"] if clients and not PROBE_PATH.search(path.split("?")[0])]
 
 
+# A session ended by an operator (or by this collection's own remediation: pg_terminate_backend, pg_cancel_backend) is
+# logged at FATAL or ERROR by PostgreSQL: an action taken on the service, not a failure of it.
+OPERATOR_ACTIONS = re.compile(r"terminating connection due to administrator command|canceling statement due to user request",
+                              re.IGNORECASE)
+
+
 def own_errors(view: Findings, services: t.Iterable[str] | None = None) -> list[dict[str, t.Any]]:
     """Error signatures in the logs (of C(services), default all) that no known cause explains: the service's own
-    failures, not the database's, the disk's or the chain's showing through it."""
+    failures, not the database's, the disk's or the chain's showing through it, nor an operator's action on it."""
     wanted = None if services is None else set(services)
-    return [s for s in view.signatures if not s["causes"] and (wanted is None or s["service"] in wanted)]
+    return [s for s in view.signatures if not s["causes"] and (wanted is None or s["service"] in wanted)
+            and not OPERATOR_ACTIONS.search(str(s["signature"]))]
 
 
 def errors_since_change(view: Findings) -> list[dict[str, t.Any]]:

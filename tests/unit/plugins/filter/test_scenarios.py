@@ -244,6 +244,8 @@ def test_a_deploy_followed_by_new_errors_and_failing_users_is_a_bad_deployment()
         (signature_with(first_seen="2026-11-28T06:59:59Z"), False),
         # A known cause showing through the service (the database's, not the release's).
         (signature_with(signature="query failed: FATAL: too many connections"), False),
+        # A session an operator (or the db_connections remediation) terminated: an action, not the release's error.
+        (signature_with(signature="<ts> [<n>] usdx@usdx_wexel FATAL: terminating connection due to administrator command"), False),
         # The error is in a service that did not change.
         (lambda f: f["logs"]["services"].update(webapp=f["logs"]["services"].pop("indexer")), False),
         (signature_with(first_seen="not a time"), False),
@@ -251,7 +253,7 @@ def test_a_deploy_followed_by_new_errors_and_failing_users_is_a_bad_deployment()
         (lambda f: f["services"]["services"]["redis"].update(running=False, state="exited", exit_code=1), False),
         (signature_with(first_seen="2026-11-28T07:00:00Z"), True),
     ],
-    ids=["before-the-change", "known-cause", "unchanged-service", "unreadable-time", "another-service-down", "at-the-change"],
+    ids=["before-the-change", "known-cause", "operator-action", "unchanged-service", "unreadable-time", "another-service-down", "at-the-change"],
 )
 def test_only_errors_new_with_the_change_count_against_it(change, still):
     evidence = [text for r in bad_deployment_of(bad_deploy, change) for text in r["evidence"]]
