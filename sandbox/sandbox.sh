@@ -29,6 +29,8 @@ BAD_RELEASE="v1.5.0"    # fault bad-deploy: its marketplace query needs a migrat
 # The deploy history: a git checkout with one commit per deploy and history.jsonl, one JSON object per deploy.
 DEPLOY_DIR="$STATE_DIR/deploy"
 HISTORY_FILE="$DEPLOY_DIR/history.jsonl"
+# The indexer's source repository, as production's git remote: Fix option C fetches a ref from it and builds it.
+ORIGIN_DIR="$STATE_DIR/indexer-origin.git"
 ENV_KEYS=(USDX_INDEXER_PORT USDX_WEBAPP_PORT USDX_DB_PORT USDX_REDIS_PORT USDX_CHAIN_PORT
           USDX_DB_SUPERUSER_PASSWORD USDX_DB_PASSWORD CHAIN_BLOCK_TIME USDX_INDEXER_RELEASE)
 declare -A DEFAULTS=(
@@ -180,6 +182,31 @@ record_deploy() {
   deploy_git commit -q -m "$subject" -m "$release: $(release_notes "$release")" -m "by $by"
 }
 
+# git on the origin repository, the same isolation as deploy_git
+origin_git() {
+  env -u GIT_DIR -u GIT_WORK_TREE -u GIT_CONFIG_PARAMETERS GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 \
+    git -c core.hooksPath=/dev/null -c commit.gpgsign=false -c tag.gpgsign=false -c core.fsmonitor=false \
+      -c user.name=sandbox.sh -c user.email=sandbox@usdx-wexel.invalid "$@"
+}
+
+# ensure_origin: a bare repository holding the indexer's build context (its Dockerfile and sources), one tag per
+# release of releases.txt. A release is a build argument, so every tag names the same commit.
+ensure_origin() {
+  [[ -d "$ORIGIN_DIR" ]] && return 0
+  local work release
+  work="$(mktemp -d)"
+  mkdir -p "$work/images" "$work/apps"
+  cp -a "$SANDBOX_DIR/images/indexer" "$work/images/"
+  cp -a "$SANDBOX_DIR/apps/common" "$SANDBOX_DIR/apps/indexer" "$work/apps/"
+  find "$work" -name __pycache__ -prune -exec rm -rf {} +
+  origin_git -C "$work" init -q -b main
+  origin_git -C "$work" add -A
+  origin_git -C "$work" commit -q -m "indexer sources"
+  while read -r release; do origin_git -C "$work" tag "$release"; done < <(releases)
+  origin_git clone -q --bare "$work" "$ORIGIN_DIR"
+  rm -rf "$work"
+}
+
 # deploy_release RELEASE ACTION BY: build the image if missing, make it the running release, recreate only the
 # indexer from it (no other service is touched), record it. Does not wait for health (clear may run it mid-fault).
 deploy_release() {
@@ -248,6 +275,7 @@ cmd_up() {
     wait_for 120 "every container to be healthy" all_healthy
   fi
   ensure_backup
+  ensure_origin
   [[ -f "$HISTORY_FILE" ]] || record_deploy deploy "$USDX_INDEXER_RELEASE" "" "sandbox.sh up"
   echo "sandbox up in $((SECONDS - start))s: webapp http://127.0.0.1:$USDX_WEBAPP_PORT" \
        "indexer http://127.0.0.1:$USDX_INDEXER_PORT db 127.0.0.1:$USDX_DB_PORT" \
@@ -276,7 +304,7 @@ cmd_down() {
   load_env
   remove_disk_fill
   dc down -v --remove-orphans --timeout 10
-  rm -rf "$DEPLOY_DIR"  # the next up deploys a fresh stack
+  rm -rf "$DEPLOY_DIR" "$ORIGIN_DIR" "$STATE_DIR/indexer-source"  # the next up deploys a fresh stack from fresh sources
   if mountpoint -q "$DATA_DIR"; then
     umount "$DATA_DIR"
     note "unmounted $DATA_DIR"

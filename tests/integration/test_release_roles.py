@@ -176,3 +176,53 @@ def test_a_bad_ref_is_refused_in_one_line(cleared, ref):
     message = run.failure()
     assert f"REFUSED: ref {ref!r} is not a release: accepted values are image tags" in message and "\n" not in message
     assert state() == before
+
+
+# --- Fix option C fetches the ref: a release that only the source repository has ------------------------------------
+
+ORIGIN = STATE_DIR / "indexer-origin.git"
+CHECKOUT = STATE_DIR / "indexer-source"
+FETCHED = "v1.4.2"
+
+
+def git(*args: str, cwd: pathlib.Path | None = None) -> str:
+    return subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@usdx-wexel.invalid", *args], cwd=cwd,
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+
+@pytest.fixture
+def pushed_release(cleared, tmp_path) -> t.Iterator[str]:
+    """A hotfix tag pushed to the origin after the stack was deployed: its release line exists only in that commit."""
+    work = tmp_path / "work"
+    git("clone", "-q", str(ORIGIN), str(work))
+    releases = work / "apps" / "indexer" / "releases.txt"
+    releases.write_text(releases.read_text() + f"{FETCHED} 1 hotfix fetched from the source repository\n")
+    git("commit", "-qam", f"hotfix {FETCHED}", cwd=work)
+    git("tag", FETCHED, cwd=work)
+    git("push", "-q", "origin", FETCHED, cwd=work)
+    yield git("rev-parse", f"{FETCHED}^{{commit}}", cwd=work)
+    git("--git-dir", str(ORIGIN), "tag", "-d", FETCHED)
+    subprocess.run(["docker", "rmi", "-f", f"usdx-sandbox/indexer:{FETCHED}"], capture_output=True, check=False, timeout=60)
+
+
+def test_deploy_fetches_the_ref_and_builds_from_it(pushed_release, cleared):
+    assert FETCHED not in (REPO / "sandbox" / "apps" / "indexer" / "releases.txt").read_text()
+    before = state()
+
+    done = run_role("release_deploy", {"release_deploy_ref": FETCHED})
+    assert done.rc == 0, done.failure()
+    # The release's line exists only in the fetched commit: the image was built from the checkout of the ref.
+    assert git("-C", str(CHECKOUT), "rev-parse", "HEAD") == pushed_release
+    assert result_of(done, "release_deploy_result")["source"] == pushed_release
+    after = containers()
+    assert after["indexer"][2] == FETCHED and api_release(cleared) == FETCHED
+    assert others(after) == others(before[0]), "a deploy of the indexer recreated or restarted another container"
+    assert (history()[-1]["action"], history()[-1]["release"]) == ("deploy", FETCHED)
+
+
+def test_a_ref_the_repository_lacks_changes_nothing(cleared):
+    before = state()
+    run = run_role("release_deploy", {"release_deploy_ref": "v9.9.9"})
+    assert run.rc != 0
+    assert run.failure() == "usdx.incident.release_deploy : Fetch the ref and check it out (runbook git pull) | Failed to checkout v9.9.9"
+    assert state() == before
