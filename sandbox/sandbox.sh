@@ -19,7 +19,7 @@ BASE_IMAGE="usdx-sandbox/base:bookworm"
 FAULT_LABEL="io.usdx-sandbox.fault"
 HOLDER_APP="usdx-reconciler"
 FAULTS="api-down, db-connections, indexer-lag, disk-full, rpc-down, bad-deploy, clear"
-COMMANDS="build, up, down, status, fault, deploy"
+COMMANDS="build, up, down, status, fault, deploy, notifications"
 # The indexer's releases (one image each, usdx-sandbox/indexer:<release>); the running one is USDX_INDEXER_RELEASE.
 RELEASES_FILE="$SANDBOX_DIR/apps/indexer/releases.txt"
 INDEXER_IMAGE="usdx-sandbox/indexer"
@@ -32,12 +32,17 @@ HISTORY_FILE="$DEPLOY_DIR/history.jsonl"
 # The indexer's source repository, as production's git remote: Fix option C fetches a ref from it and builds it.
 ORIGIN_DIR="$STATE_DIR/indexer-origin.git"
 ENV_KEYS=(USDX_INDEXER_PORT USDX_WEBAPP_PORT USDX_DB_PORT USDX_REDIS_PORT USDX_CHAIN_PORT
-          USDX_DB_SUPERUSER_PASSWORD USDX_DB_PASSWORD CHAIN_BLOCK_TIME USDX_INDEXER_RELEASE)
+          USDX_DB_SUPERUSER_PASSWORD USDX_DB_PASSWORD CHAIN_BLOCK_TIME USDX_INDEXER_RELEASE USDX_NOTIFY_PORT)
 declare -A DEFAULTS=(
   [USDX_INDEXER_PORT]=3001 [USDX_WEBAPP_PORT]=3000 [USDX_DB_PORT]=55432 [USDX_REDIS_PORT]=56379
   [USDX_CHAIN_PORT]=58545 [USDX_DB_SUPERUSER_PASSWORD]=sandbox-superuser-pw
   [USDX_DB_PASSWORD]=sandbox-usdx-pw [CHAIN_BLOCK_TIME]=1 [USDX_INDEXER_RELEASE]=$GOOD_RELEASE
+  [USDX_NOTIFY_PORT]=58080
 )
+# The stand-in for Slack, PagerDuty, the status page and a webhook (tools/notify_sink.py), a host process.
+NOTIFY_DIR="$STATE_DIR/notify"
+NOTIFY_PID="$NOTIFY_DIR/sink.pid"
+NOTIFY_LOG="$NOTIFY_DIR/received.jsonl"
 
 die() { echo "sandbox.sh: $*" >&2; exit 1; }
 note() { echo "sandbox: $*" >&2; }
@@ -207,6 +212,46 @@ ensure_origin() {
   rm -rf "$work"
 }
 
+# ------------------------------------------------------------------ notification sink
+notify_sink_running() {
+  [[ -f "$NOTIFY_PID" ]] && grep -qs "notify_sink.py" "/proc/$(cat "$NOTIFY_PID")/cmdline"
+}
+
+start_notify_sink() {
+  notify_sink_running && return 0
+  mkdir -p "$NOTIFY_DIR"
+  setsid python3 "$SANDBOX_DIR/tools/notify_sink.py" --port "$USDX_NOTIFY_PORT" --log "$NOTIFY_LOG" \
+    </dev/null >"$NOTIFY_DIR/sink.err" 2>&1 9>&- &
+  echo $! >"$NOTIFY_PID"
+  wait_for 10 "the notification sink on :$USDX_NOTIFY_PORT" notify_sink_answers
+}
+
+notify_sink_answers() { [[ "$(http_code "http://127.0.0.1:$USDX_NOTIFY_PORT/")" =~ ^[1-5] ]]; }
+
+stop_notify_sink() {
+  if notify_sink_running; then kill "$(cat "$NOTIFY_PID")" 2>/dev/null || true; fi
+  rm -rf "$NOTIFY_DIR"
+}
+
+# notifications: what the sink received, one line each (time, service, what a person would read)
+cmd_notifications() {
+  [[ -f "$NOTIFY_LOG" ]] || { echo "no notification received"; return 0; }
+  python3 - "$NOTIFY_LOG" <<'PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    entry = json.loads(line)
+    body = entry.get("body") or {}
+    if entry["service"] == "pagerduty":
+        text = f"{body.get('event_action')} {body.get('dedup_key')}: {(body.get('payload') or {}).get('summary', '')}"
+    elif entry["service"] == "statuspage":
+        incident = body.get("incident") or {}
+        text = f"{incident.get('status')}: {incident.get('name', '')} - {incident.get('body', '')}"
+    else:
+        text = body.get("text") or body.get("summary") or json.dumps(body)[:200]
+    print(f"{entry['at']} {entry['service']:<10} {' '.join(str(text).split())[:220]}")
+PY
+}
+
 # deploy_release RELEASE ACTION BY: build the image if missing, make it the running release, recreate only the
 # indexer from it (no other service is touched), record it. Does not wait for health (clear may run it mid-fault).
 deploy_release() {
@@ -276,6 +321,7 @@ cmd_up() {
   fi
   ensure_backup
   ensure_origin
+  start_notify_sink
   [[ -f "$HISTORY_FILE" ]] || record_deploy deploy "$USDX_INDEXER_RELEASE" "" "sandbox.sh up"
   echo "sandbox up in $((SECONDS - start))s: webapp http://127.0.0.1:$USDX_WEBAPP_PORT" \
        "indexer http://127.0.0.1:$USDX_INDEXER_PORT db 127.0.0.1:$USDX_DB_PORT" \
@@ -304,6 +350,7 @@ cmd_down() {
   load_env
   remove_disk_fill
   dc down -v --remove-orphans --timeout 10
+  stop_notify_sink
   rm -rf "$DEPLOY_DIR" "$ORIGIN_DIR" "$STATE_DIR/indexer-source"  # the next up deploys a fresh stack from fresh sources
   if mountpoint -q "$DATA_DIR"; then
     umount "$DATA_DIR"
@@ -500,6 +547,7 @@ main() {
     status) cmd_status ;;
     fault) shift; cmd_fault "$@" ;;
     deploy) cmd_deploy "$2" ;;
+    notifications) cmd_notifications ;;
     "") echo "sandbox.sh: missing command (accepted: $COMMANDS)" >&2; exit 2 ;;
     *) echo "sandbox.sh: unknown command '$cmd' (accepted: $COMMANDS)" >&2; exit 2 ;;
   esac
