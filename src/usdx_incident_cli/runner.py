@@ -29,6 +29,8 @@ RUN_TIMEOUT = 3600
 KEPT_ENV = re.compile(r"^(ANSIBLE_|RUNNER_|LC_)|^(PATH|HOME|LANG|USER|LOGNAME|SHELL|TERM|TZ|PWD|VIRTUAL_ENV|PYTHONPATH)$")
 SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CRED|AUTH|COOKIE|SESSION|PRIVATE", re.IGNORECASE)
 HIDDEN = "**********"
+# Writes the incident's timeline.jsonl as each run happens (docs/timeline.md).
+TIMELINE_CALLBACK = "usdx.incident.incident_timeline"
 
 
 @dataclasses.dataclass
@@ -60,6 +62,17 @@ def ansible_path() -> dict[str, str]:
     if not os.access(os.path.join(bin_dir, "ansible-playbook"), os.X_OK) or path.split(os.pathsep)[0] == bin_dir:
         return {}
     return {"PATH": bin_dir + os.pathsep + path}
+
+
+def timeline_callback() -> dict[str, str]:
+    """ANSIBLE_CALLBACKS_ENABLED: the callbacks enabled already (by the environment, else the configuration file,
+    whose list the variable replaces) and the timeline callback."""
+    from ansible import constants as C  # pylint: disable=import-outside-toplevel  # reads ansible.cfg: only when needed
+
+    enabled = [name for name in C.CALLBACKS_ENABLED or () if name]
+    if TIMELINE_CALLBACK not in enabled:
+        enabled.append(TIMELINE_CALLBACK)
+    return {"ANSIBLE_CALLBACKS_ENABLED": ",".join(enabled)}
 
 
 def safe_env(env: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -111,7 +124,8 @@ def run(*, private_data_dir: str, playbook: str, ident: str, inventories: t.Sequ
     try:
         runner = ansible_runner.run(
             private_data_dir=private_data_dir, playbook=playbook, ident=ident, inventory=list(inventories), limit=limit,
-            extravars=dict(extravars), cmdline="--check" if check else None, envvars={**ansible_path(), **envvars},
+            extravars=dict(extravars), cmdline="--check" if check else None,
+            envvars={**ansible_path(), **timeline_callback(), **envvars},
             suppress_env_files=True, quiet=True, timeout=RUN_TIMEOUT,
             event_handler=event_handler, status_handler=status_handler, cancel_callback=interrupted.is_set)
     finally:
