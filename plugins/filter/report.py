@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, USDX/Wexel DevOps Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The report filters (response_summary.yml, status_update.yml, bug_report.yml): text a response writes."""
+"""The report filters (response_summary.yml, bug_report.yml, tplus_time.yml): text a response writes."""
 
 from __future__ import annotations
 
@@ -28,11 +28,6 @@ def response_summary(record: t.Any, incident: t.Any) -> list[str]:
     return _report.response_summary(_mapping("response_summary", record), _mapping("response_summary incident", incident))
 
 
-def status_update(record: t.Any, incident: t.Any) -> str:
-    """The runbook's status page message for one stack's record."""
-    return _report.status_update(_mapping("status_update", record), _mapping("status_update incident", incident))
-
-
 def bug_report(findings: t.Any, severity: t.Any, incident_id: t.Any, host: t.Any) -> str:
     """A Markdown bug report from triage findings (P2/P3)."""
     return _report.bug_report(_mapping("bug_report", findings), severity, incident_id, host)
@@ -50,5 +45,5 @@ class FilterModule:
     """Response reports."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"response_summary": response_summary, "status_update": status_update, "bug_report": bug_report,
+        return {"response_summary": response_summary, "bug_report": bug_report,
                 "tplus_time": tplus_time}

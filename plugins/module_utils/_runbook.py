@@ -82,12 +82,33 @@ RANK_ORDER = (
     "triage_incomplete",
 )
 
+# --- escalation: (level, who, what they handle, from and until seconds after the start; None: not time-bound) -----
 ESCALATION_LEVELS = (
     ("L1", "On-Call Engineer", "Initial response, common fixes", 0, 30 * 60),
     ("L2", "Team Lead / Senior Engineer", "Complex issues, architecture decisions", 30 * 60, 60 * 60),
     ("L3", "CTO / Founders", "Business decisions, security incidents, major outages", 60 * 60, None),
     ("external", "Infrastructure Provider", "Cloud platform issues, network problems", None, None),
 )
+# What makes a response escalate, and the lowest level each reaches. The time-bound levels rise with the T+ clock
+# (an incident still open past 60 minutes is a major outage: L3); the provider is reached for what only it can fix.
+ESCALATION_TRIGGERS = {
+    "deadline_missed": ("L2", "a step missed its T+ deadline"),
+    "step_failed": ("L2", "a step failed"),
+    "fix_failed": ("L2", "the fix failed"),
+    "verify_failed": ("L2", "verify failed: the fix did not restore service"),
+    "breaker_tripped": ("L2", "the circuit breaker tripped: the same fault keeps coming back"),
+    "no_scenario": ("L2", "no scenario of the runbook fits the findings"),
+    "approval_missing": ("L3", "a business decision (contain, rollback) was not approved"),
+    "security": ("L3", "a security incident"),
+    "external_service": ("external", "an external service failed (RPC, oracle, cloud platform)"),
+}
+
+# --- communication: the status page and its cadence ("We will provide an update in 15 minutes") ---------------
+STATUS_PAGE_URL = "https://status.usdx-wexel.com"
+STATUS_UPDATE_SECONDS = 15 * 60
+# The status page's phases in order (Statuspage's incident states; the runbook writes three, monitoring between
+# the fix and its verification).
+STATUS_PHASES = ("investigating", "identified", "monitoring", "resolved")
 
 # --- the services the stack cannot work without ------------------------------------------------------------------
 CRITICAL_SERVICES = ("db", "redis", "indexer")

@@ -5,7 +5,7 @@
 # This plugin_utils is PRIVATE and should only be used by this collection.
 # It may change or be removed at any time without notice.
 
-"""Text a response writes from its record: the run's summary, the status update and the P2/P3 bug report.
+"""Text a response writes from its record: the run's summary and the P2/P3 bug report.
 
 Values that come from hosts (evidence, log lines, error messages) are inserted as data: they are put into fenced
 or escaped text by Python, never rendered as a template.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.usdx.incident.plugins.module_utils import _runbook
-from ansible_collections.usdx.incident.plugins.plugin_utils._incident import parse_iso
 
 STATUS_MARK = {"ok": "ok", "changed": "changed", "skipped": "skipped", "failed": "FAILED", "refused": "REFUSED",
                "escalated": "ESCALATED", "running": "running"}
@@ -46,24 +45,6 @@ def response_summary(record: t.Mapping[str, t.Any], incident: t.Mapping[str, t.A
     if record.get("stopped"):
         lines.append(f"destructive steps stopped: {record['stopped']}")
     return lines
-
-
-def status_update(record: t.Mapping[str, t.Any], incident: t.Mapping[str, t.Any]) -> str:
-    """The runbook's status page message for where the incident stands (Investigating, Identified or Resolved)."""
-    outcome = record.get("outcome")
-    steps = {step["id"]: step for step in record.get("steps", [])}
-    verify = steps.get("verify", {})
-    if verify.get("status") == "ok" and not record.get("stopped"):
-        ended = parse_iso(verify.get("ended_at"))
-        at = ended.strftime("%H:%M UTC") if ended else "now"
-        return f"Resolved: The issue has been resolved at {at}. All services are now operational."
-    decision = record.get("decision") or {}
-    scenario = (decision.get("scenario") or {}).get("scenario")
-    if scenario:
-        title = _runbook.SCENARIOS.get(scenario) or _runbook.OTHER_FINDINGS.get(scenario, scenario)
-        state = "We are working on a fix" if outcome == "open" else "The fix did not restore service yet; engineers are on it"
-        return f"Identified: We have identified the issue: {title}. {state}."
-    return "Investigating: We are currently investigating reports of a service disruption. We will provide updates every 15 minutes."
 
 
 def _fence(lines: t.Iterable[t.Any]) -> str:

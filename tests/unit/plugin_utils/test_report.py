@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, USDX/Wexel DevOps Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Texts of a response (plugin_utils/_report.py): the run's summary, the status update, the P2/P3 bug report.
+"""Texts of a response (plugin_utils/_report.py): the run's summary and the P2/P3 bug report.
 
 What hosts report (evidence, error messages) must reach these texts as data: a fence in it must not close the
 report's fence, a reason must not start Markdown blocks of its own, and Jinja in it stays text. That Ansible does not
@@ -107,34 +107,6 @@ def test_a_step_still_running_has_no_clock_and_no_verdict():
     lines = _report.response_summary(record, INCIDENT)
     assert lines[0] == "INC-2026-11-28-01 sandbox: OPEN (severity none, channel #incident-2026-11-28)"
     assert re.fullmatch(r"respond +running +- / T\+0m00s +", lines[1]), lines[1]
-
-
-# --- status update ----------------------------------------------------------------------------------------------------
-
-def test_a_verified_chain_is_announced_resolved_at_the_verify_time():
-    record = chain_record({"verify": {"status": "ok"}}, ends={"verify": 41 * 60 + 30})
-    assert _report.status_update(record, INCIDENT) == \
-        "Resolved: The issue has been resolved at 03:41 UTC. All services are now operational."
-
-
-@pytest.mark.parametrize("failing", ["contain", "fix"])
-def test_a_stopped_chain_is_never_announced_resolved(failing):
-    decided = {"scenario": {"scenario": "api_unavailable"}}
-    record = chain_record({failing: {"status": "failed", "stop": f"{failing} failed"}, "verify": {"status": "ok"}}, decided=decided)
-    assert _report.status_update(record, INCIDENT) == \
-        "Identified: We have identified the issue: API Unavailable. The fix did not restore service yet; engineers are on it."
-
-
-@pytest.mark.parametrize(("scenario", "title"), list(_runbook.SCENARIOS.items()) + [("bad_deployment", "Bad deployment")])
-def test_an_identified_scenario_is_announced_by_its_runbook_title(scenario, title):
-    record = {"outcome": "open", "steps": [], "decision": {"scenario": {"scenario": scenario}}}
-    assert _report.status_update(record, INCIDENT) == f"Identified: We have identified the issue: {title}. We are working on a fix."
-
-
-@pytest.mark.parametrize("record", [{"steps": []}, {"decision": {"scenario": {"scenario": None, "escalate": "external"}}},
-                                    {"decision": {}, "steps": [{"id": "verify", "status": "failed"}]}])
-def test_without_a_scenario_the_update_says_investigating(record):
-    assert _report.status_update(record, INCIDENT).startswith("Investigating: We are currently investigating reports")
 
 
 # --- bug report -------------------------------------------------------------------------------------------------------

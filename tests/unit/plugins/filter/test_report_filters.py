@@ -51,13 +51,12 @@ PLAYBOOK = """
 
 
 def test_the_filters_the_roles_call_are_registered():
-    assert set(report.FilterModule().filters()) == {"response_summary", "status_update", "bug_report", "tplus_time"}
+    assert set(report.FilterModule().filters()) == {"response_summary", "bug_report", "tplus_time"}
 
 
 @pytest.mark.parametrize(("call", "name"), [
     (lambda: report.response_summary(["steps"], INCIDENT), "response_summary"),
     (lambda: report.response_summary({}, "INC-2026-11-28-01"), "response_summary incident"),
-    (lambda: report.status_update(None, INCIDENT), "status_update"),
     (lambda: report.bug_report("findings", "P2", "INC-2026-11-28-01", "sandbox"), "bug_report"),
 ])
 def test_a_value_that_is_not_a_mapping_is_refused_naming_the_filter(call, name):
