@@ -18,7 +18,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.usdx.incident.plugins.plugin_utils import _chain, _incident
 from ansible_collections.usdx.incident.plugins.plugin_utils._findings_file import Unsafe
 
-OPS = ("open", "host", "step_start", "step_end", "set", "finish")
+OPS = ("open", "host", "step_start", "step_end", "set", "reached", "finish")
 ARGUMENT_SPEC = {
     "op": {"type": "str", "required": True, "choices": list(OPS)},
     "incidents_dir": {"type": "path", "required": True},
@@ -29,9 +29,12 @@ ARGUMENT_SPEC = {
     "step": {"type": "dict"},
     "result": {"type": "dict"},
     "fields": {"type": "dict"},
+    "escalation": {"type": "dict"},
+    "reached": {"type": "list", "elements": "str"},
 }
 # Fields of a stack's record that a step may set with op=set.
-SETTABLE = ("severity", "scenario", "fix_option", "contained", "findings", "decision", "fix", "verify", "stopped", "refused", "healthy")
+SETTABLE = ("severity", "scenario", "fix_option", "contained", "findings", "decision", "fix", "verify", "stopped", "refused", "healthy",
+            "communications")
 
 
 def plain(value: t.Any) -> t.Any:
@@ -79,6 +82,8 @@ class ActionModule(ActionBase):
             if unknown:
                 raise ValueError(f"fields {', '.join(unknown)} cannot be set (accepted: {', '.join(SETTABLE)})")
             record.update(fields)
+        elif args["op"] == "reached":
+            _chain.mark_reached(record, plain(args["escalation"] or {}), plain(args["reached"] or []))
         elif args["op"] == "finish":
             record["outcome"] = _chain.outcome(record, record.get("severity"))
         _incident.write_json(f"{folder}/{_incident.HOSTS_DIR}", f"{host}.json", record)

@@ -19,11 +19,13 @@ description:
   - V(open) allocates the id when O(incident_id) is empty and writes C(incident.json) (id, channel
     C(#incident-YYYY-MM-DD), severity, scenario, fix option, start time, check mode) unless it exists. Run it once
     per incident (C(run_once)).
-  - V(host), V(step_start), V(step_end), V(set) and V(finish) read and write C(hosts/<inventory_hostname>.json), the
+  - V(host), V(step_start), V(step_end), V(set), V(reached) and V(finish) read and write C(hosts/<inventory_hostname>.json), the
     record of one stack. V(step_start) appends a step started now; V(step_end) closes it with the step role's
     result (status, summary, actions, escalations) and its deadline verdict. The deadline is met when the step
-    ended by its T+ deadline, counted from the incident's start. A missed deadline is recorded as an escalation to
-    L2. V(set) sets fields of the record and V(finish) computes its outcome.
+    ended by its T+ deadline, counted from the incident's start. A missed deadline is recorded as an escalation
+    (trigger C(deadline_missed)). Each escalation gets the level of the runbook's ladder its trigger reaches at that
+    point of the T+ clock. V(set) sets fields of the record, V(reached) records who one escalation reached, and
+    V(finish) computes its outcome.
   - Paths are checked as usdx.incident.findings_write checks them. The record is the run's output, not a change to
     a managed host, so it is written in check mode too and C(changed) is always V(false).
 options:
@@ -31,7 +33,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [open, host, step_start, step_end, set, finish]
+    choices: [open, host, step_start, step_end, set, reached, finish]
   incidents_dir:
     description: The controller directory holding one folder per incident.
     type: path
@@ -55,12 +57,21 @@ options:
   result:
     description:
       - With O(op=step_end), the step role's result. C(status) is one of V(ok), V(changed), V(skipped), V(failed),
-        V(refused) or V(escalated). The other keys are C(summary), C(actions), C(escalations) (C(level), C(reason)),
+        V(refused) or V(escalated). The other keys are C(summary), C(actions), C(escalations) (C(trigger), one of
+        C(deadline_missed), C(step_failed), C(fix_failed), C(verify_failed), C(breaker_tripped), C(no_scenario),
+        C(approval_missing), C(security), C(external_service); and C(reason)),
         C(needs_approval) (a gate) and C(stop) (why later destructive steps must not act).
     type: dict
   fields:
     description: With O(op=set), fields of the stack's record to set.
     type: dict
+  escalation:
+    description: With O(op=reached), the recorded escalation (its C(at), C(step) and C(trigger) find it).
+    type: dict
+  reached:
+    description: With O(op=reached), the names of the contacts the escalation reached (empty when nobody was).
+    type: list
+    elements: str
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.

@@ -17,6 +17,7 @@ import datetime
 import typing as t
 
 from ansible_collections.usdx.incident.plugins.module_utils import _runbook
+from ansible_collections.usdx.incident.plugins.plugin_utils import _comms
 from ansible_collections.usdx.incident.plugins.plugin_utils._incident import iso, parse_iso
 
 SEVERITIES = _runbook.LEVELS + ("auto",)
@@ -107,8 +108,8 @@ def resolve_scenario(requested: t.Any, findings: t.Any) -> dict[str, t.Any]:
     """The scenario to fix: the one given, or with 'auto' the triage's top-ranked one.
 
     Returns {'scenario', 'reason', 'escalate'}: scenario None when there is nothing a role can fix; escalate names
-    the escalation level when the finding belongs to a person or a provider (an external service, a triage that
-    could not see enough).
+    the escalation trigger (_runbook.ESCALATION_TRIGGERS) when the finding belongs to a person or a provider (an
+    external service, a triage that could not see enough).
     """
     _choice("respond_scenario", requested, RESPONSE_SCENARIOS)
     if requested != "auto":
@@ -122,8 +123,8 @@ def resolve_scenario(requested: t.Any, findings: t.Any) -> dict[str, t.Any]:
     if name in RESPONSE_SCENARIOS:
         return {"scenario": name, "reason": f"top-ranked by the triage: {evidence}", "escalate": None}
     if name == "external_service_failure":
-        return {"scenario": None, "reason": f"external service failure: {evidence}", "escalate": "external"}
-    return {"scenario": None, "reason": f"{name}: {evidence}", "escalate": "L2"}
+        return {"scenario": None, "reason": f"external service failure: {evidence}", "escalate": "external_service"}
+    return {"scenario": None, "reason": f"{name}: {evidence}", "escalate": "no_scenario"}
 
 
 def fix_option(requested: t.Any, scenario: t.Any, deploy_ref: t.Any = "") -> dict[str, t.Any]:
@@ -198,20 +199,34 @@ def end_step(record: dict[str, t.Any], incident_started_at: t.Any, result: t.Map
     if result.get("needs_approval"):
         entry["needs_approval"] = _choice("approval gate", result["needs_approval"], GATES)
     for escalation in result.get("escalations") or []:
-        escalate(record, escalation.get("level", "L2"), escalation.get("reason", ""), now, entry["id"])
+        escalate(record, escalation.get("trigger"), escalation.get("reason", ""), now, entry["id"], end_tplus)
     if result.get("stop"):
         record["stopped"] = record.get("stopped") or f"{entry['id']}: {result['stop']}"
     if entry["deadline_met"] is False:
-        escalate(record, "L2", f"step {entry['id']} ended at T+{end_tplus}s, past its T+{entry['deadline_seconds']}s deadline",
-                 now, entry["id"])
+        escalate(record, "deadline_missed", f"step {entry['id']} ended at T+{end_tplus}s, past its T+{entry['deadline_seconds']}s deadline",
+                 now, entry["id"], end_tplus)
     return entry
 
 
-def escalate(record: dict[str, t.Any], level: str, reason: str, now: datetime.datetime, step: str) -> None:
-    """Record an escalation (issue 9 sends it): to which level, why, from which step, when."""
-    known = [row[0] for row in _runbook.ESCALATION_LEVELS]
+def escalate(record: dict[str, t.Any], trigger: t.Any, reason: str, now: datetime.datetime, step: str,
+             elapsed: t.Optional[int]) -> None:
+    """Record an escalation: what triggered it, the level of the runbook's ladder it reaches at this point of the
+    T+ clock (_comms.escalation_level_for), why, from which step, when. The dispatcher sends it and records who
+    was reached."""
+    trigger = _choice("escalation trigger", trigger, tuple(_runbook.ESCALATION_TRIGGERS))
     record.setdefault("escalations", []).append(
-        {"at": iso(now), "level": _choice("escalation level", level, known), "reason": reason, "step": step})
+        {"at": iso(now), "level": _comms.escalation_level_for(trigger, elapsed), "trigger": trigger, "reason": reason,
+         "step": step})
+
+
+def mark_reached(record: dict[str, t.Any], escalation: t.Mapping[str, t.Any], reached: list[str]) -> None:
+    """Record who one escalation (found by its time, step and trigger) reached; [] when nobody could be."""
+    key = (escalation.get("at"), escalation.get("step"), escalation.get("trigger"))
+    for entry in record.get("escalations", []):
+        if (entry.get("at"), entry.get("step"), entry.get("trigger")) == key:
+            entry["reached"] = [str(name) for name in reached]
+            return
+    raise ChainError(f"no escalation at {key[0]} from step {key[1]} ({key[2]}) in this stack's record")
 
 
 def outcome(record: t.Mapping[str, t.Any], severity: t.Any) -> str:
@@ -251,13 +266,13 @@ def _decision(record: t.Mapping[str, t.Any]) -> t.Optional[t.Mapping[str, t.Any]
 NO_ASSESSMENT = "no assessment in this stack's record: the assess step has not run for this incident"
 
 
-def _gated(gate: str, approve: t.Any, what: str, level: str) -> t.Optional[dict[str, t.Any]]:
+def _gated(gate: str, approve: t.Any, what: str) -> t.Optional[dict[str, t.Any]]:
     """The refusal of a step whose gate was not approved; None when it was."""
     if gate in (approve or []):
         return None
     return {"status": "refused", "needs_approval": gate,
             "summary": f"needs the '{gate}' approval: {what}; nothing was done",
-            "escalations": [{"level": level, "reason": f"approval '{gate}' needed: {what}"}]}
+            "escalations": [{"trigger": "approval_missing", "reason": f"approval '{gate}' needed: {what}"}]}
 
 
 def contain_verdict(record: t.Any, actions: t.Any, approve: t.Any, check_mode: bool) -> dict[str, t.Any]:
@@ -270,7 +285,7 @@ def contain_verdict(record: t.Any, actions: t.Any, approve: t.Any, check_mode: b
     if not actions:
         return {"status": "skipped", "summary": "nothing to contain: no data at risk and the service is not down"}
     what = ", ".join(f"{a['action']} ({a['reason']})" for a in actions)
-    refusal = _gated("contain", approve, what, "L3")
+    refusal = _gated("contain", approve, what)
     if refusal:
         return refusal
     verb = "would" if check_mode else "did"
@@ -294,14 +309,13 @@ def fix_plan(record: t.Any, approve: t.Any) -> dict[str, t.Any]:
     chosen = decision.get("scenario") or {}
     scenario = chosen.get("scenario")
     if not scenario:
-        level = chosen.get("escalate") or "L2"
         return {"status": "escalated", "summary": f"no scenario role fits: {chosen.get('reason')}",
-                "escalations": [{"level": level, "reason": str(chosen.get("reason"))}],
+                "escalations": [{"trigger": chosen.get("escalate") or "no_scenario", "reason": str(chosen.get("reason"))}],
                 "stop": "no automatic fix for this finding"}
     fix = decision.get("fix") or {}
     option = fix.get("option")
     if option == "B":
-        refusal = _gated("rollback", approve, "roll back to the previous release", "L3")
+        refusal = _gated("rollback", approve, "roll back to the previous release")
         if refusal:
             return refusal
     role = RELEASE_ROLES.get(option) or SCENARIO_ROLES.get(scenario)
@@ -334,7 +348,7 @@ def verify_verdict(findings: t.Any, smoke: t.Any) -> dict[str, t.Any]:
             problems.append("smoke test failed" + (f": {', '.join(failing)}" if failing else "") + (f" ({said})" if said else ""))
     if problems:
         return {"status": "failed", "summary": "; ".join(problems), "stop": "verify failed",
-                "escalations": [{"level": "L2", "reason": "verify failed: " + "; ".join(problems)}]}
+                "escalations": [{"trigger": "verify_failed", "reason": "verify failed: " + "; ".join(problems)}]}
     summary = "every check ran and the stack is healthy" + ("; smoke test passed" if smoke else "")
     if level:
         # A minor finding left (a lock wait the fix rightly did not touch) is a follow-up, not a failed fix.
@@ -361,9 +375,8 @@ def diagnosis(record: t.Any) -> dict[str, t.Any]:
     chosen = decision.get("scenario") or {}
     fix = decision.get("fix")
     if not chosen.get("scenario"):
-        level = chosen.get("escalate") or "L2"
         return {"status": "escalated", "summary": f"no scenario role fits: {chosen.get('reason')}",
-                "escalations": [{"level": level, "reason": str(chosen.get("reason"))}]}
+                "escalations": [{"trigger": chosen.get("escalate") or "no_scenario", "reason": str(chosen.get("reason"))}]}
     title = _runbook.SCENARIOS.get(chosen["scenario"]) or _runbook.OTHER_FINDINGS.get(chosen["scenario"], chosen["scenario"])
     return {"status": "ok",
             "summary": f"root cause: {title} ({chosen.get('reason')}); fix strategy: option {fix['option']} "

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """The sandbox's stand-in for Slack, PagerDuty, a status page and a chat webhook: it accepts what the notifiers send
 and appends one JSON line per message to a file, so a demo (and a person) sees what the on-call engineer, the pager
 and the users would have received.
@@ -10,6 +10,7 @@ Routes (the services' own answers, enough for a client to go on):
   POST  /pagerduty/v2/enqueue                       202 {"status": "success"...}  (PagerDuty Events API v2)
   POST  /statuspage/v1/pages/<page>/incidents       201 {"id": ...}               (Statuspage: create)
   PATCH /statuspage/v1/pages/<page>/incidents/<id>  200 {"id": ...}               (Statuspage: update)
+  GET   /statuspage/v1/pages/<page>                 200 {"id": ...}               (Statuspage: read the page)
   POST  /webhook/...                                200 {"ok": true}              (a generic JSON webhook)
 
 Secrets are not recorded: no header, no path below the service's prefix (a Slack webhook's path is its token), and
@@ -81,6 +82,13 @@ class Sink(BaseHTTPRequestHandler):
         else:
             self._answer(404, {"error": "unknown route"})
 
+    def do_GET(self):  # noqa: N802 (usdx-incident notify --test reads the page: nothing is published)
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts[0] == "statuspage" and len(parts) == 4 and parts[2] == "pages":
+            self._answer(200, {"id": parts[3], "name": "USDX/Wexel (sandbox)"})
+        else:
+            self._answer(404, {"error": "unknown route"})
+
     def do_PATCH(self):  # noqa: N802
         body = self._body()
         parts = self.path.split("?")[0].strip("/").split("/")
@@ -92,7 +100,7 @@ class Sink(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     args = parser.parse_args()

@@ -43,6 +43,8 @@ HOST = "sandbox"
 P0_STEPS = [sid for sid, _title, _deadline in _runbook.STEPS["P0"]]
 MAINTENANCE_KEY = "usdx:maintenance"
 OTHER_INCIDENT = "INC-2026-01-01-01"
+# What the sandbox's notification sink (sandbox/tools/notify_sink.py) received: the inventory's notifiers all go there.
+NOTIFY_LOG = REPO / "sandbox" / ".state" / "notify" / "received.jsonl"
 # Seconds a session must be idle before the db_connections_exhausted role may terminate it (its default is minutes).
 DB_IDLE_THRESHOLD = 5
 
@@ -131,6 +133,17 @@ def urls(env: dict[str, str]) -> dict[str, str]:
             "webapp": f"http://127.0.0.1:{env.get('USDX_WEBAPP_PORT', '3000')}/"}
 
 
+def sink_offset() -> int:
+    return NOTIFY_LOG.stat().st_size if NOTIFY_LOG.exists() else 0
+
+
+def received_since(offset: int) -> list[dict[str, t.Any]]:
+    """The messages the notification sink received after offset, in order."""
+    with NOTIFY_LOG.open("rb") as handle:
+        handle.seek(offset)
+        return [json.loads(line) for line in handle.read().decode("utf-8").splitlines()]
+
+
 def write_lock(tmp_path: pathlib.Path, incident: str, expires_in: float) -> pathlib.Path:
     """A response lock of another incident, in the format usdx.incident.response_lock writes."""
     now = time.time()
@@ -145,6 +158,7 @@ def write_lock(tmp_path: pathlib.Path, incident: str, expires_in: float) -> path
 def test_p0_api_down_resolves_in_runbook_order_and_undoes_contain(sandbox_fault, sandbox, tmp_path):
     sandbox_fault("api-down")
     assert container("indexer")["status"] == "exited"
+    offset = sink_offset()
 
     run = run_chain(tmp_path, respond_approve=["contain"])
     assert run.rc == 0, run.why()
@@ -170,6 +184,21 @@ def test_p0_api_down_resolves_in_runbook_order_and_undoes_contain(sandbox_fault,
     assert "Resolved" in (run.folder / f"status-{HOST}.txt").read_text()
     breaker = json.loads((state_dir(tmp_path) / _response_state.BREAKER_FILE).read_text())
     assert [entry["incident"] for entry in breaker["api_unavailable"]] == [run.folder.name]
+
+    # The people's side, in the runbook's order: the alert and page at T+0, the status page investigating, the page
+    # acknowledged once a role took it, the status page resolved after verify, the page resolved at the end. One
+    # status page incident, updated; PagerDuty's events all carry the incident id as dedup key.
+    incident = run.folder.name
+    messages = received_since(offset)
+    pager = [(m["body"]["event_action"], m["body"]["dedup_key"]) for m in messages if m["service"] == "pagerduty"]
+    assert pager == [("trigger", incident), ("acknowledge", incident), ("resolve", incident)], messages
+    status = [(m["method"], m["body"]["incident"]["status"]) for m in messages if m["service"] == "statuspage"]
+    assert status == [("POST", "investigating"), ("PATCH", "resolved")], status
+    channel = [m["body"]["text"] for m in messages if m["service"] == "slack"]
+    assert channel[0].startswith(f"INCIDENT {incident} (P0) on {HOST}") and channel[-1].startswith(f"RESOLVED: {incident}")
+    assert record["communications"]["status_phase"] == "resolved"
+    assert record["escalations"] == [], "nothing escalated: no message to the ladder"
+    assert not any(m["body"].get("kind") == "escalation" for m in messages if m["service"] == "webhook")
 
 
 def test_p0_db_connections_auto_scenario_resolves(sandbox_fault, sandbox, tmp_path):
@@ -201,9 +230,11 @@ def test_p0_db_connections_auto_scenario_resolves(sandbox_fault, sandbox, tmp_pa
 def test_check_mode_runs_the_whole_chain_and_changes_nothing(sandbox_fault, tmp_path):
     sandbox_fault("api-down")
     before = container("indexer")
+    offset = sink_offset()
 
     run = run_chain(tmp_path, check=True, respond_approve=["contain"])
     assert run.rc == 0, run.why()
+    assert received_since(offset) == [], "check mode sent a message"
     record = run.record
     assert record["outcome"] == "dry_run", run.why()
     assert [s["id"] for s in record["steps"]] == P0_STEPS
@@ -272,12 +303,17 @@ def test_tripped_breaker_refuses_the_fix_and_escalates(sandbox_fault, tmp_path):
 
 def test_contain_without_approval_is_refused_but_the_fix_runs(sandbox_fault, sandbox, tmp_path):
     sandbox_fault("api-down")
+    offset = sink_offset()
 
     run = run_chain(tmp_path)
     record = run.record
     contain = run.step("contain")
     assert contain["status"] == "refused" and contain["needs_approval"] == "contain", run.why()
-    assert any(e["step"] == "contain" and e["level"] == "L3" for e in record["escalations"]), run.why()
+    # A business decision nobody approved reaches the CTO (L3) on the sandbox's ladder, and the record says so.
+    escalation = [e for e in record["escalations"] if e["step"] == "contain"]
+    assert [(e["level"], e["trigger"], e["reached"]) for e in escalation] == [("L3", "approval_missing", ["Sandbox CTO"])], run.why()
+    sent = [m["body"] for m in received_since(offset) if m["service"] == "webhook" and m["body"].get("kind") == "escalation"]
+    assert len(sent) == 1 and sent[0]["text"].startswith(f"ESCALATION to L3 (CTO / Founders: Sandbox CTO) for {run.folder.name}"), sent
     assert not maintenance_key_exists()
     assert "contained" not in record or not record["contained"].get("applied")
     assert run.step("fix")["status"] == "changed", run.why()
@@ -356,3 +392,24 @@ def test_p0_bad_deploy_without_the_rollback_approval_rolls_nothing_back(sandbox_
     assert run.rc != 0
     assert container("indexer") == before, "the indexer was touched without the rollback approval"
     assert running_image("indexer").endswith(":v1.5.0")
+
+
+# ------------------------------------------------------------------------------------------ communication settings
+
+@pytest.mark.parametrize(("extra", "names"), [
+    ({"notify_backends": [{"type": "pager", "url": "https://events.example.invalid"}]}, "notify_backends[0]"),
+    ({"notify_backends": [{"type": "slack", "url": "ftp://hooks.example.invalid/services/T/B/x"}]}, "notify_backends[0]"),
+    ({"notify_backends": [{"type": "pagerduty", "name": "oncall"}]}, "routing_key"),
+    ({"usdx_escalation_ladder": {"L1": {"contacts": [{"name": "On-call", "notify": ["sandbox-webhook"]}]}}}, "usdx_escalation_ladder"),
+    ({"usdx_escalation_ladder": {"L1": {"contacts": [{"name": "On-call", "notify": ["nobody"]}]},
+                                 "L2": {"contacts": [{"name": "Lead", "notify": ["sandbox-webhook"]}]}}}, "nobody"),
+], ids=["unknown-backend", "malformed-url", "missing-routing-key", "ladder-without-l2", "contact-without-notifier"])
+def test_bad_communication_settings_fail_before_the_incident_starts(tmp_path, extra, names):
+    """Found when the response starts, not at T+0 of a real incident: nothing is opened, nothing is sent."""
+    offset = sink_offset()
+    run = run_chain(tmp_path, **extra)
+    assert run.rc != 0
+    message = run.failure()
+    assert names in message and "Notifiers and the escalation ladder are valid" in message, message
+    assert list(run.incidents_dir.iterdir()) == [], "an incident was opened"
+    assert received_since(offset) == []

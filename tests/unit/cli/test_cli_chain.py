@@ -32,7 +32,7 @@ def contain_gate_on(host: str) -> t.Callable[[str, dict[str, t.Any]], dict[str, 
     def result(name: str, extravars: dict[str, t.Any]) -> dict[str, t.Any]:
         if name == host and "contain" not in extravars["respond_approve"]:
             return {"status": "refused", "summary": "contain needs an approval", "needs_approval": "contain",
-                    "escalations": [{"level": "L2", "reason": "contain not approved"}]}
+                    "escalations": [{"trigger": "approval_missing", "reason": "contain not approved"}]}
         return {"status": "changed", "summary": "maintenance on"}
     return result
 

@@ -37,7 +37,7 @@ EXPECTED = {
     "indexer-lag": ("P1", "indexer_lag", None, []),
     "disk-full": ("P1", "disk_full", None, ["pause_contracts", "stop_indexer"]),
     # The chain RPC is the provider's: nothing a scenario role restarts brings it back.
-    "rpc-down": ("P1", None, "external", []),
+    "rpc-down": ("P1", None, "external_service", []),
     "db-connections+api-down": ("P0", "db_connections_exhausted", None, ["maintenance_on"]),
     "disk-full+db-connections": ("P0", "disk_full", None, ["pause_contracts", "stop_indexer", "maintenance_on"]),
     # A release that breaks a feature: rolled back (option B), nothing to contain (no data at risk, /health 200).
@@ -129,19 +129,19 @@ def test_auto_scenario_gives_the_triages_evidence_as_reason(state):
 def test_rpc_down_escalates_to_the_provider_and_never_yields_a_role():
     findings = judged("rpc-down")
     chosen = _chain.resolve_scenario("auto", findings)
-    assert chosen["scenario"] is None and chosen["escalate"] == "external"
+    assert chosen["scenario"] is None and chosen["escalate"] == "external_service"
     assert chosen["reason"].startswith("external service failure: chain RPC unreachable")
     for option in _chain.FIX_OPTIONS:
         assert decision(findings, option=option)["fix"] is None, option
     record = record_of(findings)
     plan = _chain.fix_plan(record, ALL_GATES)
     assert plan["status"] == "escalated" and "role" not in plan, plan
-    assert plan["escalations"] == [{"level": "external", "reason": chosen["reason"]}]
+    assert plan["escalations"] == [{"trigger": "external_service", "reason": chosen["reason"]}]
     assert plan["stop"], "later destructive steps must not act on a finding no role fits"
     assert _chain.diagnosis(record)["status"] == "escalated"
 
 
-@pytest.mark.parametrize(("top", "escalation"), [("external_service_failure", "external"), ("triage_incomplete", "L2")])
+@pytest.mark.parametrize(("top", "escalation"), [("external_service_failure", "external_service"), ("triage_incomplete", "no_scenario")])
 def test_findings_no_scenario_role_fits_escalate(top, escalation):
     findings = {"severity": {"level": "P1", "reason": "x"}, "scenarios": [{"scenario": top, "evidence": ["e1", "e2"]}]}
     chosen = _chain.resolve_scenario("auto", findings)
@@ -251,7 +251,7 @@ def test_contain_without_approval_is_refused_and_does_nothing(state):
     assert verdict["status"] == "refused" and verdict["needs_approval"] == "contain"
     assert "actions" not in verdict, "a refused contain must not hand out actions to run"
     assert verdict["summary"].endswith("nothing was done")
-    assert [e["level"] for e in verdict["escalations"]] == ["L3"]
+    assert [e["trigger"] for e in verdict["escalations"]] == ["approval_missing"]
     assert all(a["action"] in verdict["summary"] for a in actions)
 
 
@@ -304,7 +304,7 @@ def test_the_recorded_bad_deployment_is_rolled_back_only_with_its_approval():
 def test_rollback_without_its_approval_is_refused_and_names_no_role():
     plan = _chain.fix_plan(record_of(judged("api-down"), option="B"), ["contain", "db_restart"])
     assert plan["status"] == "refused" and plan["needs_approval"] == "rollback" and "role" not in plan
-    assert [e["level"] for e in plan["escalations"]] == ["L3"]
+    assert [e["trigger"] for e in plan["escalations"]] == ["approval_missing"]
 
 
 @pytest.mark.parametrize(("option", "role"), [("B", "usdx.incident.release_rollback"), ("C", "usdx.incident.release_deploy")])
@@ -352,7 +352,7 @@ def test_verify_fails_stops_and_escalates_while_a_fault_remains(state):
     verdict = _chain.verify_verdict(findings, None)
     assert verdict["status"] == "failed" and verdict["stop"] == "verify failed"
     assert verdict["summary"].startswith(f"the stack is still {EXPECTED[state][0]}: {findings['severity']['reason']}")
-    assert [e["level"] for e in verdict["escalations"]] == ["L2"]
+    assert [e["trigger"] for e in verdict["escalations"]] == ["verify_failed"]
 
 
 def test_verify_fails_when_a_check_could_not_run():
@@ -433,14 +433,16 @@ def test_the_t0_alert_has_a_minute_of_grace(ended, met):
     assert bool(record.get("escalations")) is not met, "a missed deadline escalates, a met one does not"
 
 
-@pytest.mark.parametrize(("step_id", "deadline"), [("assess", 300), ("fix", 1800), ("verify", 2700), ("postmortem", 86400)])
-def test_a_deadline_is_met_up_to_its_second_and_missed_after(step_id, deadline):
+# A missed deadline reaches the team lead (L2); past the runbook's 60 minutes the incident is a major outage (L3).
+@pytest.mark.parametrize(("step_id", "deadline", "level"),
+                         [("assess", 300, "L2"), ("fix", 1800, "L2"), ("verify", 2700, "L2"), ("postmortem", 86400, "L3")])
+def test_a_deadline_is_met_up_to_its_second_and_missed_after(step_id, deadline, level):
     assert run_step({}, step_id, deadline)["deadline_met"] is True
     record: dict[str, t.Any] = {}
     entry = run_step(record, step_id, deadline + 1)
     assert entry["deadline_met"] is False
     assert record["escalations"] == [{
-        "at": iso(at(deadline + 1)), "level": "L2", "step": step_id,
+        "at": iso(at(deadline + 1)), "level": level, "trigger": "deadline_missed", "step": step_id,
         "reason": f"step {step_id} ended at T+{deadline + 1}s, past its T+{deadline}s deadline"}]
 
 
@@ -473,7 +475,9 @@ def test_ending_a_step_needs_a_running_one():
 @pytest.mark.parametrize(("result", "message"), [
     ({"status": "done"}, "step status='done' is not one of: ok, changed, skipped, failed, refused, escalated"),
     ({"status": "refused", "needs_approval": "deploy"}, "approval gate='deploy' is not one of: contain, rollback, db_restart"),
-    ({"status": "escalated", "escalations": [{"level": "L4", "reason": "x"}]}, "escalation level='L4' is not one of: L1, L2, L3, external"),
+    ({"status": "escalated", "escalations": [{"trigger": "panic", "reason": "x"}]},
+     "escalation trigger='panic' is not one of: deadline_missed, step_failed, fix_failed, verify_failed, breaker_tripped, "
+     "no_scenario, approval_missing, security, external_service"),
 ])
 def test_a_step_result_outside_the_vocabulary_is_refused(result, message):
     record: dict[str, t.Any] = {}

@@ -143,7 +143,7 @@ def test_steps_are_recorded_per_host_on_the_t_plus_clock(clock, incidents):
     on_time, late = host_record(incidents, incident_id, "stack-a"), host_record(incidents, incident_id, "stack-b")
     assert on_time["steps"][0]["deadline_met"] is True and on_time["escalations"] == []
     assert late["steps"][0]["deadline_met"] is False
-    assert late["escalations"] == [{"at": "2026-11-28T03:01:15Z", "level": "L2", "step": "alert",
+    assert late["escalations"] == [{"at": "2026-11-28T03:01:15Z", "level": "L2", "trigger": "deadline_missed", "step": "alert",
                                     "reason": "step alert ended at T+75s, past its T+0s deadline"}]
     assert on_time["severity"] == "P0" and on_time["check_mode"] is False and on_time["host"] == "stack-a"
 
