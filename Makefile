@@ -88,8 +88,8 @@ unit: venv collection-link ## unit tests (no Docker needed)
 	$(BIN)/pytest tests/unit
 
 .PHONY: integration
-integration: sandbox-up ## integration tests against the live sandbox and its faults
-	$(BIN)/pytest -m sandbox tests/integration
+integration: sandbox-up ee-image ## integration tests: the live sandbox and its faults, real HTTP/SMTP receivers, a browser
+	$(BIN)/pytest tests/integration
 
 # Molecule and pytest share one sandbox: the same lock as tests/integration/conftest.py
 # keeps one from clearing the other's fault.
@@ -101,8 +101,31 @@ molecule: sandbox-up ## molecule scenarios against the sandbox
 build: venv ## build the collection tarball into build/
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
 
+# Galaxy's checks build the tarball as `build` does and install it where only they look (tests/galaxy).
+.PHONY: galaxy
+galaxy: venv ## galaxy-importer and antsibull-docs lint-collection-docs on the tarball, as on upload to Galaxy
+	$(BIN)/pytest tests/galaxy/test_galaxy_importer.py
+
+.PHONY: docs
+docs: venv ## the docs site of the tarball (antsibull-docs, Sphinx) into build/docs/html
+	$(BIN)/pytest tests/galaxy/test_docsite.py
+
+# The execution environment (docs/execution-environment.md): ansible-builder's build context of
+# execution-environment.yml (not built: no registry here), and the image holding its content built from Debian
+# packages, which tests/integration/test_ee_isolated.py runs jobs in.
+.PHONY: ee-context
+ee-context: build ## ansible-builder create: the execution environment's build context in build/ee/context
+	$(BIN)/ansible-builder create -f execution-environment.yml --context build/ee/context --output-filename Containerfile
+
+.PHONY: ee-image
+ee-image: venv engine ## the image with the execution environment's content, from Debian packages (rebuilt when it changed)
+	$(BIN)/python tests/ee/build_image.py
+
+.PHONY: ee
+ee: ee-context ee-image ## the execution environment: build context and the Debian-built image
+
 .PHONY: test
-test: lint sanity unit build integration molecule ## the whole suite (what CI runs)
+test: lint sanity unit build galaxy docs integration molecule ## the whole suite (what CI runs)
 
 .PHONY: bench
 bench: sandbox-up ## triage vs the runbook's commands; roles and P0 chains vs their unavoidable part; runner overhead (medians)

@@ -13,6 +13,8 @@ import typing as t
 
 from usdx_incident_cli import collection as collection_mod
 from usdx_incident_cli import incidents, outcome, respond, triage, validate
+from usdx_incident_cli import notify as notify_command
+from usdx_incident_cli import postmortem as postmortem_command
 from usdx_incident_cli.progress import Progress
 from usdx_incident_cli.render import Painter, use_colour
 
@@ -87,6 +89,14 @@ def build_parser(lib: t.Any, default_incidents_dir: str) -> Parser:
     hosts_options(sub)
     json_option(sub)
 
+    sub = commands.add_parser("notify", help="send a test message through every configured notifier",
+                              description="Run playbooks/notify_test.yml: a test message through every backend of "
+                                          "each stack's notify_backends; one line per backend (exit 0: all delivered, "
+                                          "1: one was not, 2: a configuration error, named).")
+    sub.add_argument("--test", action="store_true", required=True, help="send the test message (the only action)")
+    hosts_options(sub)
+    json_option(sub)
+
     sub = commands.add_parser(
         "respond", help="run a severity's chain on the stacks, one step at a time", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Allocate an incident and run the chain of --severity through playbooks/respond.yml, one "
@@ -120,6 +130,16 @@ def build_parser(lib: t.Any, default_incidents_dir: str) -> Parser:
     json_option(sub)
 
     sub = commands.add_parser("list", help="the incidents, newest first", description="List the incidents, newest first.")
+    incidents_option(sub)
+    json_option(sub)
+
+    sub = commands.add_parser("postmortem", help="write an incident's post-mortem (Markdown and HTML) from its folder",
+                              description="Run playbooks/postmortem.yml for an existing incident (no step runs, no "
+                                          "stack is contacted) and print the paths of postmortem.md and postmortem.html.")
+    sub.add_argument("incident_id", metavar="INC-ID", help="for example INC-2026-11-28-01")
+    sub.add_argument("-i", "--inventory", action="append", metavar="INVENTORY",
+                     help="inventory file or directory (repeatable; its stacks' settings name the templates); "
+                          "default: ansible's configured inventory")
     incidents_option(sub)
     json_option(sub)
     return parser
@@ -172,7 +192,9 @@ def main(argv: t.Optional[t.Sequence[str]] = None, context: t.Optional[Context] 
 
 COMMANDS: dict[str, t.Callable[[argparse.Namespace, Context], int]] = {
     "triage": triage.command,
+    "notify": notify_command.command,
     "respond": respond.command,
     "show": incidents.show,
     "list": incidents.list_incidents,
+    "postmortem": postmortem_command.command,
 }
