@@ -42,22 +42,28 @@ engine: ## install and start the Docker engine and the Compose plugin if missing
 setup: venv collection-link engine ## everything the demo and the tests need
 
 .PHONY: demo
-demo: sandbox-up ## real incidents handled end to end by usdx-incident: P0 chain, dry run, rollback, P1
-	@echo; echo "=== 1/7 Break it: the indexer process dies (runbook scenario 'API Unavailable')"
+demo: sandbox-up ## real incidents handled end to end by usdx-incident: P0 chain with its messages and post-mortem, dry run, rollback, P1
+	@echo; echo "=== 1/9 The notifiers work before they are needed: a test message through each (the sandbox's sink stands in for Slack, PagerDuty, the status page, a webhook)"
+	$(BIN)/usdx-incident notify --test
+	@echo; echo "=== 2/9 Break it: the indexer process dies (runbook scenario 'API Unavailable')"
 	sandbox/sandbox.sh fault api-down
-	@echo; echo "=== 2/7 Triage, read-only (exit 1: a stack has a severity)"
+	@echo; echo "=== 3/9 Triage, read-only (exit 1: a stack has a severity)"
 	$(BIN)/usdx-incident triage || [ $$? -eq 1 ]
-	@echo; echo "=== 3/7 Dry run of the P0 chain: every step in check mode, what it would do, nothing changed"
+	@echo; echo "=== 4/9 Dry run of the P0 chain: every step in check mode, what it would do, nothing changed, nothing sent"
 	$(BIN)/usdx-incident respond --severity P0 --approve contain --check
-	@echo; echo "=== 4/7 The P0 chain for real: alert, assess, contain (maintenance page), diagnose, fix, verify (smoke test), communicate, post-mortem"
+	@echo; echo "=== 5/9 The P0 chain for real: alert and page, assess, contain (maintenance page), diagnose, fix, verify (smoke test), communicate, post-mortem"
 	$(BIN)/usdx-incident respond --severity P0 --approve contain
-	@echo; echo "=== 5/7 A bad release: v1.5.0 breaks the marketplace while /health stays 200; P0 with the rollback approved"
+	@echo; echo "=== 6/9 What people got from it (channel, pager, status page), and the post-mortem written from the run's timeline"
+	sandbox/sandbox.sh notifications
+	@latest="$$(ls -dv build/incidents/INC-* | tail -n 1)"; echo; sed -n '1,12p' "$$latest/postmortem.md"; \
+	  echo "..."; echo "Post-mortem: $$latest/postmortem.md and $$latest/postmortem.html (the timeline chart); every event: $$latest/timeline.jsonl"
+	@echo; echo "=== 7/9 A bad release: v1.5.0 breaks the marketplace while /health stays 200; P0 with the rollback approved"
 	sandbox/sandbox.sh fault bad-deploy
 	$(BIN)/usdx-incident respond --severity P0 --approve rollback
-	@echo; echo "=== 6/7 A leaking pool holds every connection of the application role: P1 (idle past 5 s here; the runbook's 5 minutes in production)"
+	@echo; echo "=== 8/9 A leaking pool holds every connection of the application role: P1 (idle past 5 s here; the runbook's 5 minutes in production)"
 	sandbox/sandbox.sh fault db-connections
 	$(BIN)/usdx-incident respond --severity P1 -e db_connections_exhausted_idle_threshold=5
-	@echo; echo "=== 7/7 The incidents, and the record of the first one"
+	@echo; echo "=== 9/9 The incidents"
 	$(BIN)/usdx-incident list
 	sandbox/sandbox.sh fault clear
 	@echo; echo "Incident folders: build/incidents/ (usdx-incident show INC-ID). Stop the sandbox with: make sandbox-down"

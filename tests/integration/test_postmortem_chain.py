@@ -145,7 +145,7 @@ def test_a_killed_chain_keeps_its_timeline_and_still_gets_its_post_mortem(sandbo
 
     written = subprocess.run([str(REPO / ".venv" / "bin" / "usdx-incident"), "postmortem", folder.name, "--incidents-dir",
                               str(incidents), "-i", str(REPO / "inventories" / "sandbox")],
-                             env=env, capture_output=True, text=True, timeout=300)
+                             env=env, capture_output=True, text=True, timeout=300, check=False)
     assert written.returncode == 0, written.stdout + written.stderr
     markdown = (folder / "postmortem.md").read_text()
     for title in ("Alert & Assemble", "Assess", "Contain", "Diagnose", "Fix"):
