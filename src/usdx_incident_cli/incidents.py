@@ -26,16 +26,22 @@ def incident_ids(lib: t.Any, incidents_dir: str) -> list[str]:
     return [m.group(0) for m in matches if os.path.isdir(os.path.join(incidents_dir, m.group(0)))]
 
 
-def show(args: t.Any, context: t.Any) -> int:
-    lib = context.lib
+def existing_folder(lib: t.Any, incidents_dir: str, incident_id: str) -> str:
+    """The folder of an incident that exists; a usage error naming the newest ones otherwise."""
     try:
-        folder = lib.incident.folder(args.incidents_dir, args.incident_id)
+        folder = lib.incident.folder(incidents_dir, incident_id)
     except ValueError as exc:
         raise validate.UsageError(str(exc)) from exc
     if not os.path.isdir(folder):
-        newest = incident_ids(lib, args.incidents_dir)[:SHOWN_IDS]
-        raise validate.UsageError(f"no incident {validate.show(args.incident_id)} in {args.incidents_dir} "
+        newest = incident_ids(lib, incidents_dir)[:SHOWN_IDS]
+        raise validate.UsageError(f"no incident {validate.show(incident_id)} in {incidents_dir} "
                                   f"(accepted: {', '.join(newest) + ', ...' if newest else 'none: no incident yet'})")
+    return folder
+
+
+def show(args: t.Any, context: t.Any) -> int:
+    lib = context.lib
+    folder = existing_folder(lib, args.incidents_dir, args.incident_id)
     try:
         document = lib.incident.read_incident(folder)
     except lib.incident.Unsafe as exc:

@@ -11,12 +11,9 @@ A stack that reported nothing is never counted as delivered.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import time
 import typing as t
 
-from usdx_incident_cli import outcome, validate
+from usdx_incident_cli import outcome, triage
 from usdx_incident_cli import runner as runner_mod
 
 ARTIFACT = "usdx_notify_test"
@@ -52,23 +49,8 @@ def exit_code(reports: t.Mapping[str, t.Any], run: runner_mod.Run) -> int:
 
 
 def command(args: t.Any, context: t.Any) -> int:
-    playbook = context.collection.playbook("notify_test.yml")
-    inventories = validate.inventories(args.inventory, context.collection.default_inventory)
-    hosts = validate.hosts(inventories, args.limit, validate.play_hosts(playbook), context.collection.search_paths)
-    progress = context.progress(quiet=args.json)
-    started = time.monotonic()
-    progress.begin(f"notifier test for {', '.join(hosts)}", None, lambda: time.monotonic() - started)
-    private_data_dir = tempfile.mkdtemp(prefix="usdx-incident-notify-")
-    try:
-        run = runner_mod.run(private_data_dir=private_data_dir, playbook=playbook, ident="notify_test",
-                             inventories=inventories, limit=args.limit, extravars={}, check=False,
-                             envvars=context.collection.runner_env(), on_event=progress.event)
-    finally:
-        progress.end()
-    if not run.ansible_failed:  # kept otherwise: its stdout says why
-        shutil.rmtree(private_data_dir, ignore_errors=True)
-    reported = run.artifact_data.get(ARTIFACT)
-    reports = {host: reported.get(host) if isinstance(reported, t.Mapping) else None for host in hosts}
+    run, reports, progress, private_data_dir = triage.run_on_stacks(args, context, "notify_test.yml", "notify_test",
+                                                                    "notifier test for", ARTIFACT)
     for report in reports.values():
         if isinstance(report, dict) and report.get("error"):
             report["error"] = config_error(report["error"])

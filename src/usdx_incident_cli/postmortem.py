@@ -56,14 +56,7 @@ class Failure:
 
 def command(args: t.Any, context: t.Any) -> int:
     lib = context.lib
-    try:
-        folder = lib.incident.folder(args.incidents_dir, args.incident_id)
-    except ValueError as exc:
-        raise validate.UsageError(str(exc)) from exc
-    if not os.path.isdir(folder):
-        newest = incidents.incident_ids(lib, args.incidents_dir)[:incidents.SHOWN_IDS]
-        raise validate.UsageError(f"no incident {validate.show(args.incident_id)} in {args.incidents_dir} "
-                                  f"(accepted: {', '.join(newest) + ', ...' if newest else 'none: no incident yet'})")
+    folder = incidents.existing_folder(lib, args.incidents_dir, args.incident_id)
     playbook = context.collection.playbook("postmortem.yml")
     inventories = validate.inventories(args.inventory, context.collection.default_inventory)
     # The play reads the stacks' inventory settings (templates); it needs one stack to run for.

@@ -44,24 +44,41 @@ def exit_code(verdicts: t.Mapping[str, t.Any], run: runner_mod.Run) -> int:
     return outcome.RESOLVED if healthy else outcome.NOT_RESOLVED
 
 
-def command(args: t.Any, context: t.Any) -> int:
-    playbook = context.collection.playbook("triage.yml")
+class StacksRun(t.NamedTuple):
+    """One read-only playbook over the stacks: the run, each stack's report, the progress, the private data dir."""
+
+    run: runner_mod.Run
+    reports: dict[str, t.Any]
+    progress: t.Any
+    private_data_dir: str
+
+
+def run_on_stacks(args: t.Any, context: t.Any, playbook_name: str, ident: str, title: str, artifact: str) -> StacksRun:
+    """Run playbook_name on the stacks of args' inventories (and --limit) in a temporary private data dir (kept when
+    ansible failed, for its stdout); each stack's report is its part of the set_stats mapping named artifact, None
+    when it handed over nothing."""
+    playbook = context.collection.playbook(playbook_name)
     inventories = validate.inventories(args.inventory, context.collection.default_inventory)
     hosts = validate.hosts(inventories, args.limit, validate.play_hosts(playbook), context.collection.search_paths)
     progress = context.progress(quiet=args.json)
     started = time.monotonic()
-    progress.begin(f"triage of {', '.join(hosts)}", None, lambda: time.monotonic() - started)
-    private_data_dir = tempfile.mkdtemp(prefix="usdx-incident-triage-")
+    progress.begin(f"{title} {', '.join(hosts)}", None, lambda: time.monotonic() - started)
+    private_data_dir = tempfile.mkdtemp(prefix=f"usdx-incident-{ident}-")
     try:
-        run = runner_mod.run(private_data_dir=private_data_dir, playbook=playbook, ident="triage",
+        run = runner_mod.run(private_data_dir=private_data_dir, playbook=playbook, ident=ident,
                              inventories=inventories, limit=args.limit, extravars={}, check=False,
                              envvars=context.collection.runner_env(), on_event=progress.event)
     finally:
         progress.end()
     if not run.ansible_failed:  # kept otherwise: its stdout says why
         shutil.rmtree(private_data_dir, ignore_errors=True)
-    reported = run.artifact_data.get("usdx_triage")
-    verdicts = {host: reported.get(host) if isinstance(reported, t.Mapping) else None for host in hosts}
+    reported = run.artifact_data.get(artifact)
+    reports = {host: reported.get(host) if isinstance(reported, t.Mapping) else None for host in hosts}
+    return StacksRun(run, reports, progress, private_data_dir)
+
+
+def command(args: t.Any, context: t.Any) -> int:
+    run, verdicts, progress, private_data_dir = run_on_stacks(args, context, "triage.yml", "triage", "triage of", "usdx_triage")
     code = exit_code(verdicts, run)
     if args.json:
         json.dump({"stacks": verdicts, "exit_code": code, "runner": run.as_dict()}, context.stdout, indent=2, sort_keys=True)
