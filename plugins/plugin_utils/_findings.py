@@ -355,6 +355,7 @@ class Findings:
                     "signature": signature,
                     "count": int(as_number(item.get("count")) or 0),
                     "first_seen": parse_time(item.get("first_seen")),
+                    "last_seen": parse_time(item.get("last_seen")),
                     "causes": _logscan.detect_causes(" ".join((signature, text(item.get("sample"))))),
                 })
         return found

@@ -127,13 +127,17 @@ def own_errors(view: Findings, services: t.Iterable[str] | None = None) -> list[
 
 def errors_since_change(view: Findings) -> list[dict[str, t.Any]]:
     """A service's own error signatures first seen at or after its recent change, when no other service changed in
-    between and none other is down: new with that change. The same error echoed by a service changed earlier (the database logging the
+    between and none other is down, and still seen after the newest change of any service: new with that change. The same error echoed by a service changed earlier (the database logging the
     new release's bad query, the webapp its failed proxying) is the later change's, not another suspect."""
     found = []
     down = set(not_running(view))
+    latest_change = max(view.changed_at.values(), default=None)
     for signature in own_errors(view):
         if down - {signature["service"]}:
             continue  # another service is down: the errors may well be its effect (api_unavailable judges that)
+        last = signature.get("last_seen")
+        if latest_change is not None and last is not None and last < latest_change:
+            continue  # not seen again since the newest change (a rollback, say): what it showed is gone
         seen = signature["first_seen"]
         before = [moment for moment in view.changed_at.values() if seen is not None and moment <= seen]
         if before and view.changed_at.get(signature["service"]) == max(before):

@@ -224,6 +224,12 @@ def signature_with(**fields):
     return change
 
 
+def later_change(f):
+    """Another service recreated a minute after the indexer's change."""
+    f["deployment"]["recent_changes"].insert(0, {"kind": "container", "name": "webapp", "age_hours": 0.05,
+                                                 "time": "2026-11-28T07:01:00Z"})
+
+
 def bad_deployment_of(*changes):
     return [r for r in rank_scenarios(apply(*changes)) if r["scenario"] == "bad_deployment"]
 
@@ -252,8 +258,13 @@ def test_a_deploy_followed_by_new_errors_and_failing_users_is_a_bad_deployment()
         # Another service down: the errors may be its effect.
         (lambda f: f["services"]["services"]["redis"].update(running=False, state="exited", exit_code=1), False),
         (signature_with(first_seen="2026-11-28T07:00:00Z"), True),
+        # Not seen again since a newer change (of any service: a rollback, a restart): gone, not a current fault.
+        (lambda f: (signature_with(last_seen="2026-11-28T07:00:30Z")(f), later_change(f)), False),
+        # Still seen after the newer change: still there.
+        (lambda f: (signature_with(last_seen="2026-11-28T07:02:00Z")(f), later_change(f)), True),
     ],
-    ids=["before-the-change", "known-cause", "operator-action", "unchanged-service", "unreadable-time", "another-service-down", "at-the-change"],
+    ids=["before-the-change", "known-cause", "operator-action", "unchanged-service", "unreadable-time", "another-service-down", "at-the-change",
+         "gone-since-a-newer-change", "still-seen-after-a-newer-change"],
 )
 def test_only_errors_new_with_the_change_count_against_it(change, still):
     evidence = [text for r in bad_deployment_of(bad_deploy, change) for text in r["evidence"]]
