@@ -13,6 +13,8 @@ from ansible_collections.usdx.incident.plugins.plugin_utils import _judge
 from ansible_collections.usdx.incident.plugins.plugin_utils._findings import API_SERVICES, Findings
 
 Evidence = t.Dict[str, t.List[t.Tuple[int, str]]]
+# Error lines of one service, new with a change, that make them a repeated failure rather than a one-off.
+REPEATED_ERRORS = 3
 
 
 def _api_unavailable(view: Findings) -> list[tuple[int, str]]:
@@ -89,8 +91,12 @@ def _bad_deployment(view: Findings, ev: Evidence) -> list[tuple[int, str]]:
         + (f" {c['age_hours']:g}h ago" if isinstance(c.get("age_hours"), (int, float)) and not isinstance(c["age_hours"], bool) else "")
         for c in view.changes[:5])
     found = [(1, f"recent changes ({len(view.changes)}): {shown}")]
-    # New with the change and not the effect of a known cause: the strongest sign the release itself is broken.
-    found += [(3, line) for line in _judge.describe_errors(new_errors, view.changed_at)]
+    # New with the change and not the effect of a known cause: the strongest sign the release itself is broken -
+    # when users fail with it or it keeps failing. A one-off error (a connection reset while the database was out
+    # of slots) is a sign, not proof: it must not outrank a fault measured now.
+    for service, line in zip(sorted({s["service"] for s in new_errors}), _judge.describe_errors(new_errors, view.changed_at)):
+        repeated = sum(s["count"] for s in new_errors if s["service"] == service) >= REPEATED_ERRORS
+        found.append((3 if failing_paths or repeated else 1, line))
     if failing_paths:
         found.append((2, "users affected: " + _judge.describe_user_failures(view, failing_paths)))
     if "crash_on_startup" in (view.causes or {}):

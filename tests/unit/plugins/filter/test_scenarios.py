@@ -313,3 +313,16 @@ def test_an_echo_in_a_service_changed_earlier_is_the_later_changes():
                                                       "first_seen": "2026-11-28T07:00:09Z"}]}
     evidence = bad_deployment_of(bad_deploy, database_echo)[0]["evidence"]
     assert [text.split(" logs ")[0] for text in evidence if "new error signature" in text] == ["indexer"]
+
+
+def test_a_one_off_error_after_a_change_does_not_outrank_a_fault_measured_now():
+    """A traceback logged once after a container was recreated (the indexer's connection reset while the database
+    was out of slots) and no user failing: the stalled indexer stays first."""
+    def one_off(f):
+        f["logs"]["services"]["indexer"]["signatures"][0].update(signature="ConnectionResetError: [Errno <n>] Connection reset by peer",
+                                                                 count=1)
+        f["users"] = None
+    ranked = rank_scenarios(apply(bad_deploy, one_off, indexer_lag))
+    assert ranked[0]["scenario"] == "indexer_lag", [(r["scenario"], r["score"]) for r in ranked]
+    deployment = [r for r in ranked if r["scenario"] == "bad_deployment"][0]
+    assert deployment["score"] == 2, deployment
