@@ -127,8 +127,9 @@ def own_errors(view: Findings, services: t.Iterable[str] | None = None) -> list[
 
 def errors_since_change(view: Findings) -> list[dict[str, t.Any]]:
     """A service's own error signatures first seen at or after its recent change, when no other service changed in
-    between and none other is down, and still seen after the newest change of any service: new with that change. The same error echoed by a service changed earlier (the database logging the
-    new release's bad query, the webapp its failed proxying) is the later change's, not another suspect."""
+    between and none other is down, and still seen after the newest change of any service: new with that change.
+    The same error echoed by a service changed earlier (the database logging the new release's bad query, the webapp
+    its failed proxying) is the later change's, not another suspect."""
     found = []
     down = set(not_running(view))
     latest_change = max(view.changed_at.values(), default=None)
