@@ -190,9 +190,17 @@ def git(*args: str, cwd: pathlib.Path | None = None) -> str:
                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()
 
 
+def forget_fetched_tag() -> None:
+    for repository in (["--git-dir", str(ORIGIN)], ["-C", str(CHECKOUT)]):
+        subprocess.run(["git", *repository, "tag", "-d", FETCHED], capture_output=True, check=False, timeout=60)
+
+
 @pytest.fixture
 def pushed_release(cleared, tmp_path) -> t.Iterator[str]:
-    """A hotfix tag pushed to the origin after the stack was deployed: its release line exists only in that commit."""
+    """A hotfix tag pushed to the origin after the stack was deployed: its release line exists only in that commit.
+    The tag is removed again from the origin and from the deploy checkout (a new commit under the same tag would be
+    a moved tag, which the fetch rightly refuses)."""
+    forget_fetched_tag()
     work = tmp_path / "work"
     git("clone", "-q", str(ORIGIN), str(work))
     releases = work / "apps" / "indexer" / "releases.txt"
@@ -201,7 +209,7 @@ def pushed_release(cleared, tmp_path) -> t.Iterator[str]:
     git("tag", FETCHED, cwd=work)
     git("push", "-q", "origin", FETCHED, cwd=work)
     yield git("rev-parse", f"{FETCHED}^{{commit}}", cwd=work)
-    git("--git-dir", str(ORIGIN), "tag", "-d", FETCHED)
+    forget_fetched_tag()
     subprocess.run(["docker", "rmi", "-f", f"usdx-sandbox/indexer:{FETCHED}"], capture_output=True, check=False, timeout=60)
 
 
