@@ -22,14 +22,13 @@ import pathlib
 import subprocess
 import sys
 import typing as t
-import urllib.error
-import urllib.request
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "ee"))
 import ee_job  # noqa: E402  # pylint: disable=wrong-import-position
+from test_respond_chain import container, http_status  # noqa: E402  # pylint: disable=wrong-import-position
 
 # Not imported from conftest.py: "conftest" may name tests/unit/conftest.py when both trees are collected.
 if str(REPO / "build" / "collections") not in sys.path:
@@ -84,24 +83,10 @@ def assert_no_secret(job: ee_job.Job, sandbox: dict[str, str]) -> None:
         assert not leaked, f"secret(s) #{leaked} of the sandbox's env file in {path.relative_to(job.artifact_dir)}"
 
 
-def container_starts() -> dict[str, str]:
-    """Id and last start of each sandbox container: a restart or recreation changes it."""
-    starts = {}
-    for service in (*UNTOUCHED, "indexer"):
-        proc = subprocess.run(["docker", "inspect", "-f", "{{.Id}} {{.State.StartedAt}} {{.State.Status}}",
-                               f"usdx-wexel-{service}-1"], capture_output=True, text=True, timeout=30, check=False)
-        starts[service] = proc.stdout.strip()
-    return starts
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - the sandbox's own URLs
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, OSError):
-        return -1
+def container_starts() -> dict[str, dict[str, t.Any]]:
+    """Id, state and last start and stop of each sandbox container (exactly one each): a restart or recreation
+    changes them."""
+    return {service: container(service) for service in (*UNTOUCHED, "indexer")}
 
 
 def test_isolated_triage_finds_the_dead_api(tmp_path, sandbox, sandbox_fault, ee_image):
@@ -123,7 +108,7 @@ def test_isolated_triage_finds_the_dead_api(tmp_path, sandbox, sandbox_fault, ee
 def test_isolated_p0_response_resolves_the_dead_api_only(tmp_path, sandbox, sandbox_fault, ee_image):
     sandbox_fault("api-down")
     before = container_starts()
-    assert before["indexer"].endswith(" exited"), before["indexer"]
+    assert before["indexer"]["status"] == "exited", before["indexer"]
     job = isolated_job(tmp_path, sandbox, ee_image, "playbooks/p0_critical.yml", "p0", P0_TIMEOUT,
                        respond_approve=["contain"])
 
@@ -144,7 +129,7 @@ def test_isolated_p0_response_resolves_the_dead_api_only(tmp_path, sandbox, sand
 
     # The indexer is back, the maintenance page is down again, and no other container was restarted.
     after = container_starts()
-    assert after["indexer"].endswith(" running") and after["indexer"] != before["indexer"]
+    assert after["indexer"]["status"] == "running" and after["indexer"] != before["indexer"]
     assert {s: after[s] for s in UNTOUCHED} == {s: before[s] for s in UNTOUCHED}
     assert http_status(f"http://127.0.0.1:{sandbox['USDX_INDEXER_PORT']}/health") == 200
     assert http_status(f"http://127.0.0.1:{sandbox.get('USDX_WEBAPP_PORT', '3000')}/") == 200
