@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # ansible-test sanity on a copy of the collection laid out as ansible_collections/usdx/incident.
 # Usage: scripts/sanity.sh [ansible-test sanity options, e.g. --test validate-modules]
+# Env: SANITY_VENV    the virtualenv whose ansible-test (and bundled community.postgresql) runs (default: .venv)
+#      SANITY_PYTHON  the Python version ansible-test runs the tests on (default: 3.11, the dev venv's)
+#      SANITY_ROOT    where the copy is laid out (default: /tmp/usdx-incident-sanity)
+#      SANITY_REQUIRES_ANSIBLE  requires_ansible of the copy's meta/runtime.yml, for a release the collection is
+#                     tested on but not claimed for (scripts/matrix-test.sh): ansible-doc would only warn about the claim
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-venv_bin="$top/.venv/bin"
+venv_bin="$(cd "${SANITY_VENV:-$top/.venv}" && pwd)/bin"
 dest="${SANITY_ROOT:-/tmp/usdx-incident-sanity}/ansible_collections/usdx/incident"
 
 # ansible-test bootstraps pip in every sanity venv from a script it would download:
@@ -23,6 +28,9 @@ rm -rf "$dest"
 mkdir -p "$dest"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard \
   | tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$dest"
+if [[ -n "${SANITY_REQUIRES_ANSIBLE:-}" ]]; then
+  sed -i "s/^requires_ansible: .*/requires_ansible: \"$SANITY_REQUIRES_ANSIBLE\"/" "$dest/meta/runtime.yml"
+fi
 
 # Collections the content imports code from (module_utils) must sit in the same collection root:
 # copy them from the ansible bundle the venv has, as `ansible-galaxy collection install -p` would.
@@ -32,4 +40,4 @@ mkdir -p "$dependency_dest"
 cp -a "$bundle/community/postgresql/." "$dependency_dest/"
 
 cd "$dest"
-exec "$venv_bin/ansible-test" sanity --local --python 3.11 --color no "$@"
+exec "$venv_bin/ansible-test" sanity --local --python "${SANITY_PYTHON:-3.11}" --color no "$@"

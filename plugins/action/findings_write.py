@@ -9,14 +9,13 @@ the checks of a safe path are those of plugin_utils/_findings_file.py (see plugi
 
 from __future__ import annotations
 
-import json
 import os
 import typing as t
 
-from ansible.module_utils.common.json import get_encoder
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.usdx.incident.plugins.plugin_utils._compat import json_dumps
 from ansible_collections.usdx.incident.plugins.plugin_utils._findings_file import Unsafe, write
 
 ARGUMENT_SPEC = {
@@ -35,9 +34,8 @@ def serialise(content: t.Any) -> bytes:
         if isinstance(content, str):
             text = content
         else:
-            # The "tagless" encoder is the one ansible.builtin.to_json uses: it takes the tagged strings and the
-            # template-backed containers that set_fact values are in ansible-core 2.19, and writes plain JSON.
-            text = json.dumps(content, cls=get_encoder("tagless"), indent=2, sort_keys=False) + "\n"
+            # to_json's encoder: it also takes the tagged strings and template-backed containers of 2.19's set_fact.
+            text = json_dumps(content, indent=2, sort_keys=False) + "\n"
         return to_bytes(text, errors="surrogate_or_strict")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"content cannot be written as a findings document: {exc}") from exc

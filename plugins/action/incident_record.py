@@ -9,13 +9,12 @@ managed host: it is written in check mode too and the result is never changed.
 
 from __future__ import annotations
 
-import json
 import typing as t
 
-from ansible.module_utils.common.json import get_encoder
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.usdx.incident.plugins.plugin_utils import _chain, _incident
+from ansible_collections.usdx.incident.plugins.plugin_utils._compat import plain
 from ansible_collections.usdx.incident.plugins.plugin_utils._findings_file import Unsafe
 
 OPS = ("open", "host", "step_start", "step_end", "set", "reached", "finish")
@@ -35,11 +34,6 @@ ARGUMENT_SPEC = {
 # Fields of a stack's record that a step may set with op=set.
 SETTABLE = ("severity", "scenario", "fix_option", "contained", "findings", "decision", "fix", "verify", "stopped", "refused", "healthy",
             "communications")
-
-
-def plain(value: t.Any) -> t.Any:
-    """Template-backed containers and tagged strings of ansible-core 2.19 as plain JSON values."""
-    return json.loads(json.dumps(value, cls=get_encoder("tagless")))
 
 
 class ActionModule(ActionBase):

@@ -52,7 +52,7 @@ import typing as t
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.usdx.incident.plugins.plugin_utils import _timeline
+from ansible_collections.usdx.incident.plugins.plugin_utils import _compat, _timeline
 
 RECORD_ACTION = "usdx.incident.incident_record"
 SEND_ACTION = "usdx.incident.notification_send"
@@ -102,7 +102,8 @@ class CallbackModule(CallbackBase):
 
     def _task_result(self, result: t.Any, status: str) -> None:
         """A task's (or handler's, or whole loop's) result on one host, and what it says about the incident."""
-        host, task, data = result.host.get_name(), result.task, result.result
+        result_host, task, data = _compat.task_result(result)
+        host = result_host.get_name()
         action = task.resolved_action or task.action
         hidden = _timeline.hidden(data)
         op, record = None, None
@@ -136,13 +137,13 @@ class CallbackModule(CallbackBase):
         return task.args.get("op"), record if isinstance(record, c.Mapping) else None
 
     def _task_fields(self, result: t.Any, host: str, action: str, status: str, hidden: bool) -> dict[str, t.Any]:
-        task = result.task
+        _host, task, data = _compat.task_result(result)
         role = getattr(task, "_role", None)
         fields = {"host": host, "task": _timeline.text(result.task_name), "action": action,
                   "role": role.get_name() if role else None, "step": self._steps.get(host), "status": status,
                   "changed": result.is_changed()}
         if status in ("failed", "unreachable") and not hidden:
-            fields["msg"] = _timeline.text(result.result.get("msg")) or ""
+            fields["msg"] = _timeline.text(data.get("msg")) or ""
         fields["check_mode"] = task.check_mode if isinstance(task.check_mode, bool) else self._check_mode
         return fields
 

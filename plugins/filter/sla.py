@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.usdx.incident.plugins.module_utils import _runbook
+from ansible_collections.usdx.incident.plugins.plugin_utils._compat import fromisoformat
 from ansible_collections.usdx.incident.plugins.plugin_utils._values import show
 
 
@@ -24,11 +25,8 @@ def _parse_when(value: t.Any) -> datetime.datetime:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
     if isinstance(value, str):
-        stamp = value.strip()
-        if stamp.endswith("Z"):
-            stamp = stamp[:-1] + "+00:00"
         try:
-            parsed = datetime.datetime.fromisoformat(stamp)
+            parsed = fromisoformat(value.strip())
         except ValueError:
             raise AnsibleFilterError(f"sla_deadline: since must be an ISO 8601 time or a Unix timestamp, got {show(value)}") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)

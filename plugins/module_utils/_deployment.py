@@ -58,7 +58,8 @@ GIT_ENV = {
 FIELD_SEP = "\x1f"
 # hash, short hash, author date (strict ISO 8601), author name, subject; records end with NUL (-z).
 LOG_FORMAT = "--format=%H%x1f%h%x1f%aI%x1f%an%x1f%s"
-_FRACTION_RE = re.compile(r"(\.\d{6})\d+")
+# A fraction of any length (docker trims trailing zeros) made 6 digits: fromisoformat takes only 3 or 6 before Python 3.11.
+_FRACTION_RE = re.compile(r"\.(\d+)")
 _NEVER = "0001-01-01T00:00:00"
 
 
@@ -66,7 +67,7 @@ def parse_time(text: str | None) -> datetime.datetime | None:
     """ISO 8601 as git and docker print it (C(Z), nanoseconds) -> aware datetime; None for empty or zero times."""
     if not text or text.startswith(_NEVER):
         return None
-    cleaned = _FRACTION_RE.sub(r"\1", text.strip())
+    cleaned = _FRACTION_RE.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), text.strip(), count=1)
     if cleaned.endswith("Z"):
         cleaned = cleaned[:-1] + "+00:00"
     try:

@@ -127,7 +127,8 @@ class PostgresQuery:
         connector = _Connector(self.password)
         community_postgres.ensure_required_libs(connector)
         params = {name: self.params.get(name) for name in ("login_host", "login_port", "login_user", "login_db", *TLS_OPTIONS)}
-        params.update(login_password=self.password or "", login_unix_socket="")
+        # community.postgresql 4 reads the port from login_port, 3 (ansible 9 to 11) from port: each takes its own key.
+        params.update(login_password=self.password or "", login_unix_socket="", port=self.params.get("login_port"))
         conn_params = community_postgres.get_conn_params(connector, params, warn_db_default=False)
         conn_params.update(
             connect_timeout=self.params["connect_timeout"],

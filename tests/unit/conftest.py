@@ -44,7 +44,8 @@ def run_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     Returns the module's JSON result, with C(failed) set when it called fail_json.
     """
     from ansible.module_utils import basic
-    from ansible.module_utils.testing import patch_module_args
+    from ansible.module_utils.common import warnings
+    from core_compat import patch_module_args
 
     def run(main: t.Callable[[], None], args: dict[str, t.Any],
             run_command: t.Callable[..., tuple[int, str, str]] | None = None) -> dict[str, t.Any]:
@@ -52,6 +53,10 @@ def run_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
             monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kw: run_command(list(argv), **kw))
             monkeypatch.setattr(_proc(), "run", as_proc(run_command))
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, arg, required=False, opt_dirs=None: f"/usr/bin/{arg}")
+        # A module process starts with no warnings; in-process runs share the module-level lists, which
+        # ansible-core before 2.19 never empties: each run gets its own, as a real run would.
+        monkeypatch.setattr(warnings, "_global_warnings", type(warnings._global_warnings)())
+        monkeypatch.setattr(warnings, "_global_deprecations", type(warnings._global_deprecations)())
         capsys.readouterr()
         with patch_module_args(args):
             with pytest.raises(SystemExit):

@@ -28,6 +28,7 @@ def run_action(args: t.Dict[str, t.Any], check_mode: bool = False) -> t.Dict[str
     connection._shell.tmpdir = None
     action = ActionModule(task, connection, play_context=mock.MagicMock(), loader=None, templar=None,
                           shared_loader_obj=None)
+    action._load_name = "usdx.incident.findings_write"  # set by the plugin loader, which this test does not use
     return action.run(task_vars={})
 
 

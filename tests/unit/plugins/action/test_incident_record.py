@@ -55,6 +55,7 @@ def run_action(args: dict[str, t.Any], host: str = "stack-a", check_mode: bool =
     connection._shell.tmpdir = None
     action = ActionModule(task, connection, play_context=mock.MagicMock(check_mode=check_mode), loader=None, templar=None,
                           shared_loader_obj=None)
+    action._load_name = "usdx.incident.incident_record"  # set by the plugin loader, which this test does not use
     return action.run(task_vars={"inventory_hostname": host})
 
 

@@ -25,9 +25,9 @@ import typing as t
 
 import pytest
 from ansible.executor.stats import AggregateStats
-from ansible.executor.task_result import CallbackTaskResult
 from ansible.inventory.host import Host
 
+from core_compat import CallbackTaskResult
 from ansible_collections.usdx.incident.plugins.callback import incident_timeline
 from ansible_collections.usdx.incident.plugins.plugin_utils import _timeline
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from core_compat import arg_type_message
 from ansible_collections.usdx.incident.plugins.modules import container_log_scan
 from ansible_collections.usdx.incident.plugins.module_utils._container_log_scan import SINCE_RE, run_context
 
@@ -91,7 +92,7 @@ def test_module_bad_options(run_module, fake_docker, args, message):
     fake = fake_docker({})
     result = run_module(container_log_scan.main, args, fake)
     assert result["failed"] is True
-    assert message in result["msg"]
+    assert message in arg_type_message(result["msg"])
     assert fake.calls == []
 
 

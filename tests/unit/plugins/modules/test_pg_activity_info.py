@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
+from core_compat import arg_type_message
 from ansible_collections.usdx.incident.plugins.module_utils._postgres import parse_psql_json
 from ansible_collections.usdx.incident.plugins.modules import pg_activity_info
 from ansible_collections.usdx.incident.plugins.module_utils._pg_activity import activity_sql, summarize
@@ -175,4 +177,8 @@ def test_module_never_echoes_password(run_module, fake_docker):
 def test_module_bad_options(run_module, fake_docker, args, message):
     result = run_module(pg_activity_info.main, args, fake_docker({}))
     assert result["failed"] is True
-    assert message in result["msg"]
+    if sys.version_info >= (3, 12) and "\x00" in str(args.get("app_user")):
+        # AnsibleModule logs its arguments to syslog before the module sees them, and the syslog of Python 3.12 on
+        # refuses the NUL: the module fails closed with ansible-core's message instead.
+        message = "Failed to log to syslog (embedded null character)"
+    assert message in arg_type_message(result["msg"])

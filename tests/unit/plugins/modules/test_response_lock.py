@@ -16,8 +16,8 @@ import time
 import typing as t
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
+from core_compat import patch_module_args
 from ansible_collections.usdx.incident.plugins.module_utils import _response_state as state
 from ansible_collections.usdx.incident.plugins.modules import response_lock
 
