@@ -7,10 +7,41 @@
 #   sandbox.sh status         containers, /health, lag, indexer release, data filesystem usage (rc 0 = healthy)
 #   sandbox.sh fault NAME     api-down | db-connections | indexer-lag | disk-full | rpc-down | bad-deploy | clear
 #   sandbox.sh deploy RELEASE build usdx-sandbox/indexer:RELEASE if missing, run it, record it in .state/deploy
+#   sandbox.sh notifications  what the notification sink received
+#   sandbox.sh fleet up N     fleet stacks 1..N side by side (images built once first), each waited healthy
+#   sandbox.sh fleet status   one line per fleet stack (rc 0 = every stack that is up is healthy)
+#   sandbox.sh fleet down [N...]  down of the given fleet stacks, of every fleet stack when none is given
+#
+# USDX_SANDBOX_STACK=N picks the stack every other command acts on: 0 (the default) is the stack of project
+# usdx-wexel with its state in .state/; 1..8 are fleet stacks: project usdx-wexel-N, state in .state/stacks/N,
+# every host port the default's + 10*N.
 set -euo pipefail
 
 SANDBOX_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-STATE_DIR="$SANDBOX_DIR/.state"
+SANDBOX_SH="$SANDBOX_DIR/sandbox.sh"
+ROOT_STATE_DIR="$SANDBOX_DIR/.state"
+FLEET_MAX=8
+STACKS_ACCEPTED="0 (the default stack) or 1 to $FLEET_MAX (fleet stacks)"
+STACK="${USDX_SANDBOX_STACK:-0}"
+# Checked before anything is read or written: a bad value changes nothing.
+if [[ ! "$STACK" =~ ^[0-9]$ ]] || ((STACK > FLEET_MAX)); then
+  echo "sandbox.sh: unknown USDX_SANDBOX_STACK '$STACK' (accepted: $STACKS_ACCEPTED)" >&2
+  exit 2
+fi
+FLEET_PROJECT_PREFIX="usdx-wexel-"
+if ((STACK == 0)); then
+  PROJECT="usdx-wexel"
+  STATE_DIR="$ROOT_STATE_DIR"
+  DATA_SOURCE="usdx-sandbox-data"
+  STACK_SUFFIX=""
+else
+  PROJECT="$FLEET_PROJECT_PREFIX$STACK"
+  STATE_DIR="$ROOT_STATE_DIR/stacks/$STACK"
+  DATA_SOURCE="usdx-sandbox-data-$STACK"
+  STACK_SUFFIX=" stack $STACK"
+fi
+# Fault garbage (containers, images) carries its stack's number: fault clear removes only its own stack's.
+STACK_LABEL="io.usdx-sandbox.stack"
 DATA_DIR="$STATE_DIR/data"
 ENV_FILE="$STATE_DIR/sandbox.env"
 MANIFEST="$STATE_DIR/disk-full.manifest"
@@ -19,7 +50,7 @@ BASE_IMAGE="usdx-sandbox/base:bookworm"
 FAULT_LABEL="io.usdx-sandbox.fault"
 HOLDER_APP="usdx-reconciler"
 FAULTS="api-down, db-connections, indexer-lag, disk-full, rpc-down, bad-deploy, clear"
-COMMANDS="build, up, down, status, fault, deploy, notifications"
+COMMANDS="build, up, down, status, fault, deploy, notifications, fleet"
 # The indexer's releases (one image each, usdx-sandbox/indexer:<release>); the running one is USDX_INDEXER_RELEASE.
 RELEASES_FILE="$SANDBOX_DIR/apps/indexer/releases.txt"
 INDEXER_IMAGE="usdx-sandbox/indexer"
@@ -39,6 +70,24 @@ declare -A DEFAULTS=(
   [USDX_DB_PASSWORD]=sandbox-usdx-pw [CHAIN_BLOCK_TIME]=1 [USDX_INDEXER_RELEASE]=$GOOD_RELEASE
   [USDX_NOTIFY_PORT]=58080
 )
+PORT_KEYS=(USDX_INDEXER_PORT USDX_WEBAPP_PORT USDX_DB_PORT USDX_REDIS_PORT USDX_CHAIN_PORT USDX_NOTIFY_PORT)
+# A fleet stack's env file also names its data filesystem, project and health-check interval, so that a compose
+# call with only that env file (the roles') acts on the right stack and computes the same config hash. Its ports
+# are derived, never taken from the shell (eight stacks cannot share one port).
+FLEET_KEYS=(USDX_DATA_DIR COMPOSE_PROJECT_NAME USDX_HEALTH_INTERVAL)
+declare -A BASE_PORTS=()  # the default stack's, from which fleet status derives every stack's
+for key in "${PORT_KEYS[@]}"; do BASE_PORTS[$key]=${DEFAULTS[$key]}; done
+if ((STACK > 0)); then
+  for key in "${PORT_KEYS[@]}"; do
+    DEFAULTS[$key]=$((DEFAULTS[$key] + 10 * STACK))
+    export "$key=${DEFAULTS[$key]}"
+  done
+  # Eight stacks share the machine's cores: their health checks run less often (the default stack's: 3s).
+  DEFAULTS+=([USDX_DATA_DIR]=$DATA_DIR [COMPOSE_PROJECT_NAME]=$PROJECT [USDX_HEALTH_INTERVAL]=10s)
+  export USDX_DATA_DIR="$DATA_DIR" COMPOSE_PROJECT_NAME="$PROJECT"
+  export USDX_HEALTH_INTERVAL="${USDX_HEALTH_INTERVAL:-10s}"
+  ENV_KEYS+=("${FLEET_KEYS[@]}")
+fi
 # The stand-in for Slack, PagerDuty, the status page and a webhook (tools/notify_sink.py), a host process.
 NOTIFY_DIR="$STATE_DIR/notify"
 NOTIFY_PID="$NOTIFY_DIR/sink.pid"
@@ -88,7 +137,8 @@ load_env() {
 }
 
 dc() {
-  docker compose --project-directory "$SANDBOX_DIR" -f "$SANDBOX_DIR/compose.yaml" --env-file "$ENV_FILE" "$@"
+  docker compose --project-directory "$SANDBOX_DIR" -f "$SANDBOX_DIR/compose.yaml" --env-file "$ENV_FILE" \
+    --project-name "$PROJECT" "$@"
 }
 
 # ------------------------------------------------------------------ probes
@@ -268,7 +318,7 @@ deploy_release() {
 mount_data() {
   mkdir -p "$DATA_DIR"
   if ! mountpoint -q "$DATA_DIR"; then
-    mount -t tmpfs -o "size=$DATA_SIZE,mode=0755" usdx-sandbox-data "$DATA_DIR"
+    mount -t tmpfs -o "size=$DATA_SIZE,mode=0755" "$DATA_SOURCE" "$DATA_DIR"
     note "mounted a $DATA_SIZE tmpfs at $DATA_DIR"
   fi
   # pgdata and backups belong to the postgres user of the db image
@@ -309,12 +359,14 @@ cmd_build() {
 }
 
 cmd_up() {
-  local start=$SECONDS
-  "$SANDBOX_DIR/images/base/build.sh" >&2
+  local start=$SECONDS build=(--build)
+  # USDX_SANDBOX_PREBUILT=1 (set by fleet up, which builds the images once before it starts the stacks: eight
+  # builds at once would race) skips the build
+  if [[ "${USDX_SANDBOX_PREBUILT:-}" == 1 ]]; then build=(); else "$SANDBOX_DIR/images/base/build.sh" >&2; fi
   ensure_env
   load_env
   mount_data
-  if ! dc up -d --build --wait --wait-timeout 180; then
+  if ! dc up -d "${build[@]}" --wait --wait-timeout 180; then
     # --wait gives up at once on a container still marked unhealthy (e.g. after a fault)
     note "compose --wait failed; polling the healthchecks for up to 120s"
     wait_for 120 "every container to be healthy" all_healthy
@@ -323,15 +375,32 @@ cmd_up() {
   ensure_origin
   start_notify_sink
   [[ -f "$HISTORY_FILE" ]] || record_deploy deploy "$USDX_INDEXER_RELEASE" "" "sandbox.sh up"
-  echo "sandbox up in $((SECONDS - start))s: webapp http://127.0.0.1:$USDX_WEBAPP_PORT" \
+  echo "sandbox$STACK_SUFFIX up in $((SECONDS - start))s: webapp http://127.0.0.1:$USDX_WEBAPP_PORT" \
        "indexer http://127.0.0.1:$USDX_INDEXER_PORT db 127.0.0.1:$USDX_DB_PORT" \
        "redis 127.0.0.1:$USDX_REDIS_PORT chain http://127.0.0.1:$USDX_CHAIN_PORT"
 }
 
+# own_stack: of the lines "ID STACK-LABEL-VALUE" on stdin, print the IDs of this stack's. The default stack also owns
+# garbage without the label (made before stacks had numbers).
+own_stack() {
+  local id stack
+  while read -r id stack; do
+    if [[ "$stack" == "$STACK" || ( "$STACK" == 0 && -z "$stack" ) ]]; then echo "$id"; fi
+  done
+}
+# the fault garbage of this stack: stopped one-off containers, committed images
+garbage_containers() {
+  docker ps -a --filter "label=$FAULT_LABEL" --format "{{.ID}} {{.Label \"$STACK_LABEL\"}}" | own_stack
+}
+garbage_images() {
+  docker images -q --filter "label=$FAULT_LABEL" | sort -u |
+    xargs -r docker image inspect -f "{{.Id}} {{index .Config.Labels \"$STACK_LABEL\"}}" | own_stack
+}
+
 remove_fault_garbage() {
   # xargs -r: no docker rm/rmi when nothing is labelled (pipefail still catches a failing docker)
-  docker ps -aq --filter "label=$FAULT_LABEL" | xargs -r docker rm -f >/dev/null
-  docker images -q --filter "label=$FAULT_LABEL" | sort -u | xargs -r docker rmi -f >/dev/null
+  garbage_containers | xargs -r docker rm -f >/dev/null
+  garbage_images | xargs -r docker rmi -f >/dev/null
 }
 
 remove_disk_fill() {
@@ -356,7 +425,12 @@ cmd_down() {
     umount "$DATA_DIR"
     note "unmounted $DATA_DIR"
   fi
-  echo "sandbox down"
+  if ((STACK > 0)); then
+    # A fleet stack leaves nothing behind but its lock file: the next up starts it afresh (env file, incident
+    # lock and breaker history included).
+    find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name '*.lock' -exec rm -rf {} +
+  fi
+  echo "sandbox$STACK_SUFFIX down"
 }
 
 cmd_status() {
@@ -427,15 +501,17 @@ fault_disk_full() {
     -v "$SANDBOX_DIR/tools:/tools:ro" "$BASE_IMAGE" \
     python3 /tools/fill_disk.py --data /data --target 96 --manifest /state/disk-full.manifest >/dev/null
   # Docker garbage: a dangling (untagged) image and a stopped one-off container
-  if [[ -z "$(docker images -q --filter "label=$FAULT_LABEL")" ]]; then
-    local tmp="usdx-wexel-fault-build-$$"
-    docker run --name "$tmp" --network none "$BASE_IMAGE" \
+  if [[ -z "$(garbage_images)" ]]; then
+    local tmp="$PROJECT-fault-build-$$"
+    docker run --name "$tmp" --label "$STACK_LABEL=$STACK" --network none "$BASE_IMAGE" \
       sh -c 'head -c 48M /dev/urandom > /var/tmp/indexer-build-cache.bin' >/dev/null
-    docker commit --change "LABEL $FAULT_LABEL=disk-full" --change 'CMD ["/bin/bash"]' "$tmp" >/dev/null
+    docker commit --change "LABEL $FAULT_LABEL=disk-full $STACK_LABEL=$STACK" --change 'CMD ["/bin/bash"]' \
+      "$tmp" >/dev/null
     docker rm "$tmp" >/dev/null
   fi
-  if [[ -z "$(docker ps -aq --filter "label=$FAULT_LABEL")" ]]; then
-    docker run --name usdx-wexel-db-migrate-20260801 --label "$FAULT_LABEL=disk-full" --network none \
+  if [[ -z "$(garbage_containers)" ]]; then
+    docker run --name "$PROJECT-db-migrate-20260801" --label "$FAULT_LABEL=disk-full" \
+      --label "$STACK_LABEL=$STACK" --network none \
       "$BASE_IMAGE" sh -c 'echo "migration 0042_add_events_index applied"' >/dev/null
   fi
   wait_for 30 "the data filesystem to reach 95%" data_at_least 95
@@ -525,6 +601,107 @@ cmd_fault() {
   "fault_${name//-/_}"
 }
 
+# ------------------------------------------------------------------ fleet
+FLEET_UP_TIMEOUT="${USDX_FLEET_UP_TIMEOUT:-1200}"   # seconds for the whole of fleet up, every stack's up included
+
+fleet_usage() { echo "sandbox.sh: $1 (accepted: fleet up N with N from 1 to $FLEET_MAX; fleet status; fleet down [N...])" >&2; exit 2; }
+
+# fleet_number VALUE: VALUE is a fleet stack number (1..FLEET_MAX), else a one-line usage error
+fleet_number() {
+  if [[ ! "$1" =~ ^[1-9]$ ]] || (($1 > FLEET_MAX)); then fleet_usage "unknown fleet stack '$1'"; fi
+}
+
+# fleet_run VERB TIMEOUT N...: `sandbox.sh VERB` for each stack N in parallel, each output in
+# .state/stacks/N.VERB.log; fails naming the stacks that failed, with the end of their logs.
+fleet_run() {
+  local verb=$1 timeout=$2 n failed=() ; shift 2
+  local -A pids=()
+  mkdir -p "$ROOT_STATE_DIR/stacks"
+  for n in "$@"; do
+    USDX_SANDBOX_STACK=$n USDX_SANDBOX_PREBUILT=1 timeout -k 15 "$timeout" "$SANDBOX_SH" "$verb" \
+      >"$ROOT_STATE_DIR/stacks/$n.$verb.log" 2>&1 9>&- &
+    pids[$n]=$!
+  done
+  for n in "$@"; do
+    if ! wait "${pids[$n]}"; then failed+=("$n"); fi
+  done
+  for n in "${failed[@]}"; do
+    echo "---- stack $n: sandbox.sh $verb failed; the end of $ROOT_STATE_DIR/stacks/$n.$verb.log:" >&2
+    tail -n 30 "$ROOT_STATE_DIR/stacks/$n.$verb.log" >&2
+  done
+  ((${#failed[@]} == 0)) || die "fleet $verb failed on stack(s) ${failed[*]} (timeout ${timeout}s)"
+}
+
+cmd_fleet_up() {
+  local count=$1 start=$SECONDS build_log="$ROOT_STATE_DIR/stacks/build.log"
+  [[ "$FLEET_UP_TIMEOUT" =~ ^[1-9][0-9]*$ ]] ||
+    fleet_usage "USDX_FLEET_UP_TIMEOUT must be a number of seconds > 0, got '$FLEET_UP_TIMEOUT'"
+  mkdir -p "$ROOT_STATE_DIR/stacks"
+  # The images once, with stack 1's env file (the same images serve every stack); then every stack at once.
+  if ! USDX_SANDBOX_STACK=1 timeout -k 15 "$FLEET_UP_TIMEOUT" "$SANDBOX_SH" build >"$build_log" 2>&1 9>&-; then
+    tail -n 30 "$build_log" >&2
+    die "fleet up: building the images failed (log: $build_log)"
+  fi
+  local left=$((FLEET_UP_TIMEOUT - (SECONDS - start)))
+  ((left > 0)) || die "fleet up: no time left after the build (USDX_FLEET_UP_TIMEOUT=$FLEET_UP_TIMEOUT)"
+  # shellcheck disable=SC2046  # one argument per stack number
+  fleet_run up "$left" $(seq 1 "$count")
+  echo "fleet up in $((SECONDS - start))s: stacks 1 to $count"
+  cmd_fleet_status
+}
+
+# the fleet stacks that exist: a state directory with an env file, or containers of their project
+fleet_existing() {
+  local n
+  for n in $(seq 1 "$FLEET_MAX"); do
+    if [[ -f "$ROOT_STATE_DIR/stacks/$n/sandbox.env" ]] ||
+       [[ -n "$(docker ps -aq --filter "label=com.docker.compose.project=$FLEET_PROJECT_PREFIX$n")" ]]; then
+      echo "$n"
+    fi
+  done
+}
+
+cmd_fleet_status() {
+  local n code running healthy rc=0 any=""
+  for n in $(fleet_existing); do
+    any=1
+    running="$(docker ps -q --filter "label=com.docker.compose.project=$FLEET_PROJECT_PREFIX$n" | wc -l)"
+    healthy="$(docker ps -q --filter "label=com.docker.compose.project=$FLEET_PROJECT_PREFIX$n" \
+                 --filter health=healthy | wc -l)"
+    code="$(http_code "http://127.0.0.1:$((BASE_PORTS[USDX_INDEXER_PORT] + 10 * n))/health")"
+    echo "stack $n: project $FLEET_PROJECT_PREFIX$n, $running containers running ($healthy healthy)," \
+         "indexer /health ${code:-000}, webapp http://127.0.0.1:$((BASE_PORTS[USDX_WEBAPP_PORT] + 10 * n))"
+    [[ "$code" == 200 ]] || rc=1
+  done
+  [[ -n "$any" ]] || echo "no fleet stack is up"
+  return "$rc"
+}
+
+cmd_fleet_down() {
+  local stacks=("$@") start=$SECONDS
+  if ((${#stacks[@]} == 0)); then mapfile -t stacks < <(fleet_existing); fi
+  if ((${#stacks[@]} == 0)); then echo "fleet down: no fleet stack is up"; return 0; fi
+  fleet_run down 300 "${stacks[@]}"
+  echo "fleet down in $((SECONDS - start))s: stacks ${stacks[*]}"
+}
+
+cmd_fleet() {
+  local sub="${1:-}" n
+  shift || true
+  case "$sub" in
+    up)
+      (($# == 1)) || fleet_usage "fleet up takes one stack count"
+      fleet_number "$1"
+      cmd_fleet_up "$1" ;;
+    status) (($# == 0)) || fleet_usage "fleet status takes no argument"; cmd_fleet_status ;;
+    down)
+      for n in "$@"; do fleet_number "$n"; done
+      cmd_fleet_down "$@" ;;
+    "") fleet_usage "missing fleet command" ;;
+    *) fleet_usage "unknown fleet command '$sub'" ;;
+  esac
+}
+
 # Serialise concurrent invocations (several test runs may share one sandbox).
 lock() {
   mkdir -p "$STATE_DIR"
@@ -548,6 +725,7 @@ main() {
     fault) shift; cmd_fault "$@" ;;
     deploy) cmd_deploy "$2" ;;
     notifications) cmd_notifications ;;
+    fleet) shift; cmd_fleet "$@" ;;
     "") echo "sandbox.sh: missing command (accepted: $COMMANDS)" >&2; exit 2 ;;
     *) echo "sandbox.sh: unknown command '$cmd' (accepted: $COMMANDS)" >&2; exit 2 ;;
   esac

@@ -28,11 +28,31 @@ from ansible_collections.usdx.incident.plugins.module_utils._disk import (
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
 
+# The engine runs one disk-usage operation at a time and refuses another at once with this error: several stacks
+# triaged side by side on one engine (a fleet) ask together. The running one answers within a second or so, so the
+# call is repeated for up to DF_BUSY_SECONDS (and never past the module's deadline, which each call keeps).
+DF_BUSY = "a disk usage operation is already running"
+DF_BUSY_SECONDS = 20.0
+DF_BUSY_PAUSE = 0.5
+
 DOCKER_KINDS = ("images", "containers", "volumes", "build_cache")
 # Seconds all directory walks of one run may take together, unless the options say otherwise.
 SCAN_SECONDS = 20.0
 # Seconds kept from the caller's deadline (triage_info's check deadline) for what follows the walks.
 DEADLINE_MARGIN = 1.0
+
+
+def system_df(client: DockerCli) -> str:
+    """C(docker system df --format '{{json .}}')'s output, repeated while the engine is busy with another's (DF_BUSY)."""
+    give_up = time.monotonic() + DF_BUSY_SECONDS
+    while True:
+        try:
+            return client.run(["system", "df", "--format", "{{json .}}"])[1]
+        except DockerError as exc:
+            next_try = time.monotonic() + DF_BUSY_PAUSE
+            if DF_BUSY not in str(exc) or next_try >= give_up or (client.deadline is not None and next_try >= client.deadline):
+                raise
+        time.sleep(DF_BUSY_PAUSE)
 
 
 class DiskUsage:
@@ -141,7 +161,7 @@ class DiskUsage:
             return result
         client = DockerCli(self.module, docker_cli=self.params["docker_cli"], project_name=self.params["project_name"])
         try:
-            _rc, out, _err = client.run(["system", "df", "--format", "{{json .}}"])
+            out = system_df(client)
             kinds = parse_docker_df_summary(json.loads(line) for line in out.splitlines() if line.strip())
         except DockerError as exc:
             result["error"] = str(exc)

@@ -219,19 +219,22 @@ class DockerCli:
 
         Read from the Engine API over its unix socket (one-shot readings, at most a second) and CPU from the cgroups
         of the containers' main processes C(pids); where the CLI talks to something else or the socket cannot be
-        used, one C(docker stats --no-stream) sample instead.
+        used, one C(docker stats --no-stream) sample instead, and for the containers the engine did not answer for
+        by ENGINE_TIMEOUT (an engine busy with several stacks on one host).
         """
         if not ids:
             return {}
         socket_path = _docker_engine.engine_socket(os.environ)
-        if socket_path:
-            try:
-                # The engine answers in a fraction of a second: one that does not leaves the CLI time to try.
-                deadline = min(self.deadline or _proc.deadline_in(_proc.DEFAULT_TIMEOUT), _proc.deadline_in(ENGINE_TIMEOUT))
-                return _docker_engine.one_shot_stats(socket_path, ids, deadline, pids)
-            except _docker_engine.EngineError:
-                pass  # the CLI may still get there (its own context, sudo-less group access through a helper)
-        return self.cli_stats(ids)
+        if not socket_path:
+            return self.cli_stats(ids)
+        try:
+            # The engine answers in a fraction of a second: one that does not leaves the CLI time to try.
+            deadline = min(self.deadline or _proc.deadline_in(_proc.DEFAULT_TIMEOUT), _proc.deadline_in(ENGINE_TIMEOUT))
+            found = _docker_engine.one_shot_stats(socket_path, ids, deadline, pids)
+        except _docker_engine.EngineError:
+            found = {}  # the CLI may still get there (its own context, sudo-less group access through a helper)
+        missing = [cid for cid in ids if cid not in found]
+        return {**self.cli_stats(missing), **found} if missing else found
 
     def cli_stats(self, ids: list[str]) -> dict[str, dict[str, t.Any]]:
         """One C(docker stats --no-stream) sample per container, parsed, keyed by full container id."""

@@ -24,12 +24,13 @@ inside a database data directory, its name is printable (an escaped name cannot 
 and the diagnosis gave its inode (what the deletion checks it by). Images: the
 current image of every service of the project and its previous release (the newest older image labelled for the
 same service) are never removed; dangling images otherwise are, unused tagged ones only with
-O(disk_full_allow_unused_images). Host data is read leniently and never raises.
+O(disk_full_allow_unused_images). Containers: only stopped ones of no compose project are pruned (L(prunable_containers)),
+never one of any project: this stack's killed indexer is its incident's evidence, and on a host running several
+stacks another stack's stopped container is that stack's. Host data is read leniently and never raises.
 """
 
 from __future__ import annotations
 
-import datetime
 import posixpath
 import typing as t
 from collections.abc import Mapping
@@ -42,6 +43,7 @@ from ansible_collections.usdx.incident.plugins.module_utils._planned_files impor
     system_directory,
     system_paths_text,
 )
+from ansible_collections.usdx.incident.plugins.plugin_utils._compat import fromisoformat
 from ansible_collections.usdx.incident.plugins.plugin_utils._values import as_mapping, as_number, show
 
 NAME = "disk_full_plan"
@@ -50,6 +52,8 @@ SERVICE_LABEL = "com.docker.compose.service"
 DIR_LISTS = ("usdx_log_dirs", "usdx_backup_dirs")
 # A container mount at one of these destinations is a database data directory on the host.
 DB_DATA_DESTINATIONS = ("/var/lib/postgresql", "/var/lib/mysql", "/data/db")
+# The states docker container prune removes: every container that is not running, paused or restarting.
+STOPPED_STATES = ("created", "exited", "dead")
 
 
 def _int_var(options: Mapping[str, t.Any], key: str, low: int, high: int) -> int:
@@ -123,7 +127,7 @@ def _int(value: t.Any) -> int:
 
 def _epoch(iso: t.Any) -> int | None:
     try:
-        return int(datetime.datetime.fromisoformat(str(iso)).timestamp())
+        return int(fromisoformat(str(iso)).timestamp())
     except ValueError:
         return None
 
@@ -243,6 +247,20 @@ def _images(docker: Mapping[str, t.Any], opts: Mapping[str, t.Any]) -> tuple[lis
     return remove, kept
 
 
+def prunable_containers(docker: Mapping[str, t.Any]) -> list[str]:
+    """Names (or ids) of the stopped containers a prune may remove: those without a compose project label. A
+    container whose labels cannot be read is not one (the prune's filter would judge it, the plan cannot)."""
+    found = []
+    for container in _list(docker.get("containers")):
+        container = as_mapping(container)
+        labels = container.get("Labels")
+        if container.get("State") not in STOPPED_STATES or not isinstance(labels, Mapping) or PROJECT_LABEL in labels:
+            continue
+        names = [str(n).lstrip("/") for n in _list(container.get("Names")) if isinstance(n, str)]
+        found.append(names[0] if names else str(container.get("Id", "?"))[:12])
+    return sorted(found)
+
+
 def db_data_mounts(docker: Mapping[str, t.Any]) -> list[str]:
     """Host directories that containers mount as a database data directory (C(/var/lib/postgresql/data), ...)."""
     found = set()
@@ -263,7 +281,8 @@ def plan(usage: t.Any, options: t.Any, docker: t.Any = None) -> dict[str, t.Any]
     opts["db_data_dirs"] = sorted(set(opts["db_data_dirs"]) | set(discovered))
     result: dict[str, t.Any] = {
         "refused": [], "act": False, "full": [], "delete": [], "kept": [], "skipped": [],
-        "images_remove": [], "images_kept": [], "prune_containers": False, "prune_build_cache": False,
+        "images_remove": [], "images_kept": [], "prune_containers": False, "containers_prune": [],
+        "prune_build_cache": False,
         "predicted": {"logs": 0, "backups": 0, "images": 0, "containers": 0, "build_cache": 0},
         "filesystems": [],
         "docker_before": {k: v for k, v in as_mapping(usage.get("docker")).items() if isinstance(v, Mapping)},
@@ -291,10 +310,11 @@ def plan(usage: t.Any, options: t.Any, docker: t.Any = None) -> dict[str, t.Any]
         if docker is not None:
             result["images_remove"], result["images_kept"] = _images(as_mapping(docker), opts)
             kinds = as_mapping(usage.get("docker"))
-            result["prune_containers"] = _int(as_mapping(kinds.get("containers")).get("reclaimable_bytes")) > 0 or any(
-                as_mapping(c).get("State") == "exited" for c in _list(as_mapping(docker).get("containers")))
+            result["containers_prune"] = prunable_containers(as_mapping(docker))
+            result["prune_containers"] = bool(result["containers_prune"])
             result["prune_build_cache"] = _int(as_mapping(kinds.get("build_cache")).get("reclaimable_bytes")) > 0
-            result["predicted"]["containers"] = _int(as_mapping(kinds.get("containers")).get("reclaimable_bytes"))
+            if result["prune_containers"]:
+                result["predicted"]["containers"] = _int(as_mapping(kinds.get("containers")).get("reclaimable_bytes"))
             result["predicted"]["build_cache"] = _int(as_mapping(kinds.get("build_cache")).get("reclaimable_bytes"))
             result["predicted"]["images"] = sum(i["size"] for i in result["images_remove"])
     for category in ("logs", "backups"):
@@ -331,12 +351,12 @@ def report(result: Mapping[str, t.Any], opts: Mapping[str, t.Any]) -> list[str]:
     lines += [f"REMOVE image {i['id'][:19]} {i['tags'] or '<untagged>'} ({i['size']} bytes, {i['why']})" for i in result["images_remove"]]
     lines += [f"KEEP image {i['id'][:19]} {i['tags'] or '<untagged>'} ({i['why']})" for i in result["images_kept"]]
     if result["prune_containers"]:
-        lines.append(f"PRUNE stopped containers not of project {opts['project']}")
+        lines.append("PRUNE stopped containers of no compose project: " + ", ".join(result["containers_prune"]))
     if result["prune_build_cache"]:
         lines.append("PRUNE the build cache")
     lines.append("PREDICTED bytes freed: " + ", ".join(f"{k} {v}" for k, v in predicted.items())
                  + " (images and containers are upper bounds: a layer shared with a kept image stays, and docker's"
-                 " reclaimable containers include the project's stopped ones, which are kept)")
+                 " reclaimable containers include the stopped ones of compose projects, which are kept)")
     lines.append("NEVER TOUCHED (database data): " + (", ".join(opts["db_data_dirs"]) or "none known"))
     return lines
 

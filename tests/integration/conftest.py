@@ -6,6 +6,10 @@
 Nothing here is mocked: modules run through ansible-playbook against the live sandbox
 (sandbox/sandbox.sh up). Faults are injected with `sandbox.sh fault NAME` and always cleared
 afterwards. `sandbox.sh down` is never run: other people may be using the sandbox.
+
+The stack is the default one (project usdx-wexel) unless USDX_SANDBOX_STACK names a fleet stack (1..8: project
+usdx-wexel-N, state in sandbox/.state/stacks/N, every port + 10*N), as sandbox.sh and the sandbox inventory read it.
+The tools (ansible-playbook, usdx-incident) are those next to this Python (its virtualenv's bin).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import typing as t
@@ -26,21 +31,53 @@ import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SANDBOX_SH = REPO / "sandbox" / "sandbox.sh"
-STATE_DIR = REPO / "sandbox" / ".state"
-ENV_FILE = STATE_DIR / "sandbox.env"
-VENV_BIN = REPO / ".venv" / "bin"
-PROJECT = "usdx-wexel"
+FLEET_MAX = 8
+
+
+def _stack_number() -> int:
+    value = os.environ.get("USDX_SANDBOX_STACK") or "0"
+    if value not in {str(n) for n in range(FLEET_MAX + 1)}:
+        raise pytest.UsageError(f"USDX_SANDBOX_STACK={value!r}: accepted 0 (the default stack) or 1 to {FLEET_MAX} (fleet stacks)")
+    return int(value)
+
+
+class Stack(t.NamedTuple):
+    """One sandbox stack as sandbox.sh lays it out."""
+
+    number: int
+    project: str
+    port_offset: int
+    state_dir: pathlib.Path
+    env_file: pathlib.Path
+    data_dir: pathlib.Path
+
+    @classmethod
+    def of(cls, number: int) -> "Stack":
+        state = REPO / "sandbox" / ".state" / ("" if number == 0 else f"stacks/{number}")
+        return cls(number, "usdx-wexel" if number == 0 else f"usdx-wexel-{number}", 10 * number, state,
+                   state / "sandbox.env", state / "data")
+
+    def port(self, default: int) -> int:
+        return default + self.port_offset
+
+
+STACK = Stack.of(_stack_number())
+STATE_DIR = STACK.state_dir
+ENV_FILE = STACK.env_file
+DATA_DIR = STACK.data_dir
+PROJECT = STACK.project
+TOOLS_BIN = pathlib.Path(sys.executable).parent
 SECRETS_DEFAULTS = {"USDX_DB_SUPERUSER_PASSWORD": "sandbox-superuser-pw", "USDX_DB_PASSWORD": "sandbox-usdx-pw"}
 
 
 def _bin(name: str) -> str:
-    candidate = VENV_BIN / name
+    candidate = TOOLS_BIN / name
     return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
 def read_sandbox_env() -> dict[str, str]:
-    """sandbox/.state/sandbox.env (written by sandbox.sh up) over the contract's defaults."""
-    values = {"USDX_DB_PORT": "55432", "USDX_INDEXER_PORT": "3001", **SECRETS_DEFAULTS}
+    """The stack's sandbox.env (written by sandbox.sh up) over the contract's defaults."""
+    values = {"USDX_DB_PORT": str(STACK.port(55432)), "USDX_INDEXER_PORT": str(STACK.port(3001)), **SECRETS_DEFAULTS}
     if ENV_FILE.exists():
         for line in ENV_FILE.read_text().splitlines():
             key, sep, value = line.partition("=")
@@ -64,8 +101,11 @@ def wait_until(probe: t.Callable[[], t.Any], timeout: float = 60, interval: floa
         time.sleep(interval)
 
 
-def sandbox_sh(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(SANDBOX_SH), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False)
+def sandbox_sh(*args: str, timeout: float = 600, check: bool = True, stack: int | None = None) -> subprocess.CompletedProcess[str]:
+    """sandbox.sh ARGS on this session's stack (or the given one)."""
+    env = {**os.environ, "USDX_SANDBOX_STACK": str(STACK.number if stack is None else stack)}
+    proc = subprocess.run([str(SANDBOX_SH), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False,
+                          env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"sandbox.sh {' '.join(args)} failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -176,12 +216,15 @@ def module_runner() -> t.Callable[..., ModuleRun]:
 
 @pytest.fixture(scope="session")
 def helpers() -> t.Any:
-    """Plain helpers for tests: utc_now, wait_until, sandbox_sh, playbook_command, ansible_env."""
+    """Plain helpers for tests: utc_now, wait_until, sandbox_sh, playbook_command, ansible_env, tool; the stack."""
     class Helpers:
         utc_now = staticmethod(utc_now)
         wait_until = staticmethod(wait_until)
         sandbox_sh = staticmethod(sandbox_sh)
+        tool = staticmethod(_bin)
         project = PROJECT
+        stack = STACK
+        stack_of = staticmethod(Stack.of)
 
         @staticmethod
         def playbook_command(playbook: str | pathlib.Path) -> list[str]:

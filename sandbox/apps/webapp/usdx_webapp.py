@@ -155,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = env_int("WEBAPP_PORT", 3000)
+    access_log.open()
     serve(port, Handler, log, "web app listening on :%d (api %s)", port, INDEXER_URL)
 
 

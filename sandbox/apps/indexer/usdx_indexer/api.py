@@ -322,6 +322,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = env_int("INDEXER_PORT", 3001)
+    access_log.open()
     serve(port, Handler, log, "API %s listening on :%d (db %s, redis %s, rpc %s)", RELEASE["name"], port, env("DB_HOST", "db"),
           env("REDIS_URL", "redis://redis:6379/0"), RPC.url)
 
