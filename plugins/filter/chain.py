@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, USDX/Wexel DevOps Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The chain filters (chain_steps.yml, response_decision.yml): what a severity chain runs and decides."""
+"""The chain filters (chain_steps.yml, response_plan.yml, response_decision.yml): what a severity chain runs and decides."""
 
 from __future__ import annotations
 
@@ -14,12 +14,25 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.usdx.incident.plugins.plugin_utils import _chain
 
 
-def chain_steps(severity: t.Any, only: t.Any = None) -> list[dict[str, t.Any]]:
-    """The runbook's steps of a severity, in order, limited to the ids in only."""
+def chain_steps(severity: t.Any, only: t.Any = None, assessed: t.Any = False) -> list[dict[str, t.Any]]:
+    """The runbook's steps of a severity, in order, limited to the ids in only; without assess when assessed."""
     try:
-        return _chain.selected_steps(severity, only)
+        return _chain.selected_steps(severity, only, bool(assessed))
     except _chain.ChainError as exc:
         raise AnsibleFilterError(f"chain_steps: {exc}") from None
+
+
+def response_plan(severity: t.Any, record: t.Any, only: t.Any = None) -> dict[str, t.Any]:
+    """Whether to assess first, the severity and the steps the dispatcher runs on one stack."""
+    try:
+        return _chain.response_plan(severity, record, only)
+    except _chain.ChainError as exc:
+        raise AnsibleFilterError(f"response_plan: {exc}") from None
+
+
+def assessed_healthy(record: t.Any) -> bool:
+    """Whether the stack's assessment found no severity."""
+    return _chain.assessed_healthy(record)
 
 
 def response_decision(findings: t.Any, severity: t.Any = "auto", scenario: t.Any = "auto", fix_option: t.Any = "auto",
@@ -67,6 +80,6 @@ class FilterModule:
     """Severity chains."""
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
-        return {"chain_steps": chain_steps, "response_decision": response_decision, "contain_verdict": contain_verdict,
-                "fix_plan": fix_plan, "verify_verdict": verify_verdict, "diagnosis": diagnosis,
-                "verify_log_window": verify_log_window}
+        return {"chain_steps": chain_steps, "response_plan": response_plan, "assessed_healthy": assessed_healthy,
+                "response_decision": response_decision, "contain_verdict": contain_verdict, "fix_plan": fix_plan,
+                "verify_verdict": verify_verdict, "diagnosis": diagnosis, "verify_log_window": verify_log_window}

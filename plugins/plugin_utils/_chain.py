@@ -64,14 +64,81 @@ def step_ids() -> tuple[str, ...]:
     return tuple(dict.fromkeys(sid for level in _runbook.LEVELS for sid, _title, _deadline in _runbook.STEPS[level]))
 
 
-def selected_steps(severity: t.Any, only: t.Any) -> list[dict[str, t.Any]]:
-    """The chain of severity, limited to the step ids in only (empty: all); an id not in the chain is an error."""
+# The step respond_severity=auto runs first on every stack: its triage decides each stack's severity, and so its chain.
+ASSESS = "assess"
+
+
+def selected_steps(severity: t.Any, only: t.Any, assessed: bool = False) -> list[dict[str, t.Any]]:
+    """The chain of severity, limited to the step ids in only (empty: all); an id not in the chain is an error.
+
+    assessed: the assess step has run already (respond_severity=auto runs it before the severity is known), so it is
+    left out, and accepted in only even by a chain without it (P2, P3): a stack assessed P2 has nothing more to run
+    when only is [assess].
+    """
     steps = chain_steps(severity)
     wanted = list(only or [])
     known = [step["id"] for step in steps]
+    if assessed and ASSESS not in known:
+        known.append(ASSESS)
     for sid in wanted:
         _choice(f"respond_steps entry (the {severity} chain)", sid, known)
-    return [step for step in steps if not wanted or step["id"] in wanted]
+    return [step for step in steps if (not wanted or step["id"] in wanted) and not (assessed and step["id"] == ASSESS)]
+
+
+def merged_order(severities: t.Iterable[t.Any], assessed: bool = False) -> list[str]:
+    """The step ids of several chains merged in the runbook's order: by T+ deadline (a step's earliest among the
+    chains), then in step_ids() order; every chain's own order is kept (tests/unit/plugin_utils/test_chain.py)."""
+    deadlines: dict[str, int] = {}
+    for level in severities:
+        for step in selected_steps(level, None, assessed):
+            deadlines[step["id"]] = min(deadlines.get(step["id"], step["deadline_seconds"]), step["deadline_seconds"])
+    order = step_ids()
+    return sorted(deadlines, key=lambda sid: (deadlines[sid], order.index(sid)))
+
+
+def assessment(record: t.Any) -> t.Optional[t.Mapping[str, t.Any]]:
+    """The assess step's entry in a stack's record (its latest), or None when it has not run in this incident."""
+    steps = record.get("steps") if isinstance(record, t.Mapping) else None
+    found = [entry for entry in steps or [] if isinstance(entry, t.Mapping) and entry.get("id") == ASSESS]
+    return found[-1] if found else None
+
+
+def assessed_healthy(record: t.Any) -> bool:
+    """Whether the stack's assessment found nothing to respond to (a decision with no severity): nobody is told
+    anything about it, not even the status page's first "investigating"."""
+    decision = _decision(record)
+    verdict = decision.get("severity") if decision is not None else None
+    return isinstance(verdict, t.Mapping) and "level" in verdict and verdict["level"] is None
+
+
+def response_plan(requested: t.Any, record: t.Any, only: t.Any = None) -> dict[str, t.Any]:
+    """What the dispatcher runs on one stack: {'assess', 'severity', 'healthy', 'steps'}.
+
+    A given severity is the chain's (assess only when that chain has it). With 'auto', the severity is the one the
+    assess step decided and kept in the stack's record (_decision: severity.level, None for a healthy stack), in
+    this run or in an earlier run of the same incident (the usdx-incident command runs one step per run): until
+    then 'assess' is true and the severity unknown. A failed assessment, or steps other than assess asked for
+    before any, are errors: no severity is ever guessed.
+    """
+    _choice("respond_severity", requested, SEVERITIES)
+    if requested != "auto":
+        return {"assess": False, "severity": requested, "healthy": False, "steps": selected_steps(requested, only)}
+    decision = _decision(record)
+    if decision is None:
+        entry = assessment(record)
+        if entry is not None and entry.get("status") != "running":
+            raise ChainError(f"respond_severity=auto: the assess step ended {entry.get('status')} on this stack "
+                             f"({entry.get('summary') or 'no summary'}), so no severity was decided")
+        if only and ASSESS not in only:
+            raise ChainError(f"respond_severity=auto: this stack has no assessment yet, so respond_steps "
+                             f"{', '.join(map(str, only))} cannot run (accepted: {ASSESS} first, or a severity P0, P1, P2 or P3)")
+        return {"assess": True, "severity": None, "healthy": False, "steps": []}
+    verdict = decision.get("severity")
+    level = verdict.get("level") if isinstance(verdict, t.Mapping) else "missing"
+    if level is None:
+        return {"assess": False, "severity": None, "healthy": True, "steps": []}
+    _choice("the assessed severity", level, _runbook.LEVELS)
+    return {"assess": False, "severity": level, "healthy": False, "steps": selected_steps(level, only, assessed=True)}
 
 
 def _level(findings: t.Mapping[str, t.Any]) -> t.Optional[str]:

@@ -19,10 +19,12 @@ from usdx_incident_cli.progress import Progress
 from usdx_incident_cli.render import Painter, use_colour
 
 EXIT_CODES = "\n".join(f"  {code}  {meaning}" for code, meaning in (
-    (outcome.RESOLVED, "resolved and verified (P2/P3: recorded; --check: dry run done); triage: no stack has a severity"),
-    (outcome.NOT_RESOLVED, "not resolved or escalated; triage: a stack has a severity or gave no verdict"),
+    (outcome.RESOLVED, "resolved and verified (P2/P3: recorded; --check: dry run done; auto: healthy); triage: no stack "
+                       "has a severity"),
+    (outcome.NOT_RESOLVED, "not resolved or escalated, or a stack was dropped; triage: a stack has a severity or gave no verdict"),
     (outcome.USAGE, "usage error: nothing was run and no incident was created"),
-    (outcome.REFUSED, "refused: another incident holds the stack, the circuit breaker tripped, an approval is missing"),
+    (outcome.REFUSED, "refused: another incident holds a stack (dropped or not), the circuit breaker tripped, an approval "
+                      "is missing"),
     (outcome.RUNNER_FAILED, "the runner failed: ansible could not run the playbook to its end"),
     (outcome.INTERRUPTED, "interrupted (Ctrl-C): the chain stopped; the stack's lock expires after its TTL"),
 ))
@@ -99,12 +101,22 @@ def build_parser(lib: t.Any, default_incidents_dir: str) -> Parser:
 
     sub = commands.add_parser(
         "respond", help="run a severity's chain on the stacks, one step at a time", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Allocate an incident and run the chain of --severity through playbooks/respond.yml, one "
-                    "ansible-runner run per step (artifacts in the incident folder). A step refused for a missing "
-                    "approval is asked about on a terminal until its T+ deadline.",
+        description="Allocate an incident and run the chain of --severity through playbooks/respond.yml, one\n"
+                    "ansible-runner run per step (artifacts in the incident folder).\n\n"
+                    "--severity auto: the assess step runs first on every stack, then each stack gets the chain of\n"
+                    "the severity it was assessed at (the chains merged in the runbook's order, each step limited to\n"
+                    "the stacks whose chain holds it); a healthy stack is recorded as healthy and left alone (no\n"
+                    "lock, no page, no restart).\n\n"
+                    "A stack a run fails on (held by another incident, a failed task, unreachable) is dropped and the\n"
+                    "others go on; the exit code counts it. A step refused for a missing approval is asked about on a\n"
+                    "terminal until its T+ deadline. With several stacks the result ends with one row per stack:\n"
+                    "host, severity, scenario, outcome, steps run, T+ of the last step.",
         epilog="chains:\n" + "\n".join(f"  {level}: {' -> '.join(s['id'] for s in chain.chain_steps(level))}"
-                                       for level in runbook.LEVELS) + f"\n\nexit codes:\n{EXIT_CODES}")
-    sub.add_argument("--severity", required=True, metavar="LEVEL", help=f"one of {', '.join(runbook.LEVELS)}")
+                                       for level in runbook.LEVELS)
+               + f"\n  auto: {chain.ASSESS} on every stack, then each stack's own chain without {chain.ASSESS}"
+               + f"\n\nexit codes:\n{EXIT_CODES}")
+    sub.add_argument("--severity", required=True, metavar="LEVEL",
+                     help=f"one of {', '.join(runbook.LEVELS)}, or auto: each stack's severity from its assessment")
     sub.add_argument("--scenario", default="auto", metavar="NAME",
                      help=f"one of {', '.join(chain.RESPONSE_SCENARIOS)} (auto: the triage's top-ranked); default auto")
     sub.add_argument("--fix-option", default="auto", metavar="OPTION",
@@ -124,7 +136,8 @@ def build_parser(lib: t.Any, default_incidents_dir: str) -> Parser:
 
     sub = commands.add_parser("show", help="one incident: its steps with T+ times and deadline verdicts",
                               description="Print an incident's record: per stack, each step with its T+ end, its "
-                                          "deadline and whether it was met, escalations and the outcome.")
+                                          "deadline and whether it was met, escalations and the outcome; with "
+                                          "several stacks, one summary row per stack at the end.")
     sub.add_argument("incident_id", metavar="INC-ID", help="for example INC-2026-11-28-01")
     incidents_option(sub)
     json_option(sub)
@@ -147,7 +160,7 @@ def build_parser(lib: t.Any, default_incidents_dir: str) -> Parser:
 
 def check_respond(args: argparse.Namespace, lib: t.Any) -> None:
     """Every value of `respond` that can be judged before a run (UsageError names the first bad one)."""
-    validate.choice("severity", args.severity, lib.runbook.LEVELS)
+    validate.choice("severity", args.severity, lib.runbook.LEVELS + ("auto",))
     validate.choice("scenario", args.scenario, lib.chain.RESPONSE_SCENARIOS)
     validate.choice("fix option", args.fix_option, lib.chain.FIX_OPTIONS)
     for gate in args.approve:

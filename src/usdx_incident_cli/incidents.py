@@ -10,7 +10,7 @@ import os
 import typing as t
 
 from usdx_incident_cli import outcome, validate
-from usdx_incident_cli.render import incident_summary, table
+from usdx_incident_cli.render import incident_summary, stack_rows, stacks_table, table
 
 SHOWN_IDS = 5
 
@@ -48,10 +48,13 @@ def show(args: t.Any, context: t.Any) -> int:
         context.stderr.write(f"usdx-incident show: {exc}\n")
         return outcome.NOT_RESOLVED
     if args.json:
-        json.dump({"folder": folder, **document}, context.stdout, indent=2, sort_keys=True, default=str)
+        json.dump({"folder": folder, "stacks": stack_rows(document), **document}, context.stdout, indent=2, sort_keys=True, default=str)
         context.stdout.write("\n")
     else:
-        context.stdout.write("\n".join(incident_summary(document, context.paint) + ["", f"folder: {folder}"]) + "\n")
+        lines = incident_summary(document, context.paint)
+        if len(document.get("hosts") or {}) > 1:
+            lines += ["", *stacks_table(stack_rows(document), context.paint)]
+        context.stdout.write("\n".join(lines + ["", f"folder: {folder}"]) + "\n")
     return 0
 
 

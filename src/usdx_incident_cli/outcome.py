@@ -31,17 +31,19 @@ OUTCOME_CODES = {"resolved": RESOLVED, "recorded": RESOLVED, "healthy": RESOLVED
                  "refused": REFUSED, "not_resolved": NOT_RESOLVED}
 
 
-def exit_code(outcomes: t.Mapping[str, t.Optional[str]], ansible_failed: bool = False, cut_short: bool = False) -> int:
+def exit_code(outcomes: t.Mapping[str, t.Optional[str]], ansible_failed: bool = False, cut_short: bool = False,
+              dropped: t.Collection[str] = ()) -> int:
     """The command's exit code from each stack's outcome (None: the stack has no record at all).
 
     A run that ansible could not take to its end is a runner failure, whatever the records say; a chain cut short by
-    a failed run is not a success even when the records of the steps run so far look like one (a dry run's do).
+    a failed run, or one that went on without a stack (dropped), is not a success even when the records of the steps
+    run so far look like one (a dry run's do). A stack dropped because another incident holds it says `refused`.
     """
     if ansible_failed:
         return RUNNER_FAILED
     codes = [OUTCOME_CODES.get(outcome, NOT_RESOLVED) if isinstance(outcome, str) else NOT_RESOLVED
              for outcome in outcomes.values()]
-    if cut_short:
+    if cut_short or dropped:
         codes.append(NOT_RESOLVED)
     return max(codes, default=NOT_RESOLVED)
 

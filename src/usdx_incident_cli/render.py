@@ -15,7 +15,7 @@ import typing as t
 COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
 STATUS_COLOURS = {"ok": "green", "changed": "green", "skipped": "dim", "failed": "red", "refused": "yellow",
                   "escalated": "yellow", "resolved": "green", "recorded": "green", "not_resolved": "red",
-                  "open": "yellow"}
+                  "open": "yellow", "healthy": "green", "dry_run": "green"}
 
 
 def use_colour(stream: t.Any, environ: t.Optional[t.Mapping[str, str]] = None) -> bool:
@@ -113,3 +113,42 @@ def _name(value: t.Any, key: str) -> t.Optional[str]:
     if isinstance(value, t.Mapping):
         value = value.get(key)
     return None if value is None else str(value)
+
+
+def stack_rows(document: t.Mapping[str, t.Any], dropped: t.Optional[t.Mapping[str, str]] = None) -> list[dict[str, t.Any]]:
+    """One summary row per stack of read_incident()'s {'incident', 'hosts'}: severity (None: healthy or not yet
+    assessed), scenario (the one fixed, else the one diagnosed, else the one given), outcome, the steps run (each
+    once, in order), the T+ second the last one ended, and why the chain went on without it (dropped)."""
+    incident = document.get("incident") or {}
+    given = incident.get("scenario") if incident.get("scenario") not in (None, "auto") else None
+    rows = []
+    for host, record in (document.get("hosts") or {}).items():
+        record = record or {}
+        decision = record.get("decision") if isinstance(record.get("decision"), t.Mapping) else {}
+        steps = [entry for entry in record.get("steps") or [] if isinstance(entry, t.Mapping)]
+        ends = [entry.get("tplus_end") for entry in steps if isinstance(entry.get("tplus_end"), (int, float))]
+        severity = record.get("severity")
+        rows.append({
+            "host": host,
+            "severity": severity if isinstance(severity, str) and severity != "auto" else None,
+            "scenario": _name(record.get("scenario"), "scenario") or _name(decision.get("scenario"), "scenario") or given,
+            "outcome": record.get("outcome"),
+            "steps": list(dict.fromkeys(str(entry.get("id")) for entry in steps)),
+            "tplus_end": max(ends) if ends else None,
+            "dropped": (dropped or {}).get(host),
+        })
+    return rows
+
+
+def stacks_table(rows: t.Sequence[t.Mapping[str, t.Any]], paint: Painter) -> list[str]:
+    """stack_rows() as a table, one line per stack (a dropped stack's outcome says so; the reason is printed apart)."""
+    header = ["host", "severity", "scenario", "outcome", "steps run", "last step T+"]
+    plain, coloured = [header], [[paint(cell, "bold") for cell in header]]
+    for row in rows:
+        state = str(row.get("outcome") or "open")
+        cells = [str(row["host"]), str(row.get("severity") or "-"), str(row.get("scenario") or "-"),
+                 state + (" (dropped)" if row.get("dropped") else ""), str(len(row.get("steps") or [])),
+                 "T+" + clock(row.get("tplus_end")) if row.get("tplus_end") is not None else "-"]
+        plain.append(cells)
+        coloured.append(cells[:3] + [paint(cells[3], "red") if row.get("dropped") else paint.status(state)] + cells[4:])
+    return table(coloured, plain)

@@ -29,6 +29,8 @@ RUN_TIMEOUT = 3600
 KEPT_ENV = re.compile(r"^(ANSIBLE_|RUNNER_|LC_)|^(PATH|HOME|LANG|USER|LOGNAME|SHELL|TERM|TZ|PWD|VIRTUAL_ENV|PYTHONPATH)$")
 SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CRED|AUTH|COOKIE|SESSION|PRIVATE", re.IGNORECASE)
 HIDDEN = "**********"
+RECAP_KEYS = ("processed", "failures", "dark")
+ERROR_CHARS = 300
 # Writes the incident's timeline.jsonl as each run happens (docs/timeline.md).
 TIMELINE_CALLBACK = "usdx.incident.incident_timeline"
 
@@ -44,11 +46,32 @@ class Run:
     finished: bool = False
     artifact_data: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     interrupted: bool = False
+    # The recap (playbook_on_stats): per host, its failed tasks ("failures") and whether it was unreachable ("dark");
+    # None when ansible never got to it.
+    recap: t.Optional[dict[str, dict[str, int]]] = None
+    # Per host, the last task that failed it (name and message, shortened), for the hosts the recap says failed.
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def ansible_failed(self) -> bool:
         """Ansible did not take the playbook from its start to its recap (bad syntax, a crash, killed, timed out)."""
         return not (self.started and self.finished) or self.status in ("timeout", "canceled")
+
+    def failed_hosts(self, hosts: t.Iterable[str]) -> t.Optional[dict[str, str]]:
+        """Of the hosts this run was given, those it failed on (a failed task, unreachable, or missing from the
+        recap), each with why; None without a recap: no data is never read as "these failed, the others went on"."""
+        if self.recap is None:
+            return None
+        processed, failures, dark = (self.recap.get(key) or {} for key in ("processed", "failures", "dark"))
+        failed = {}
+        for host in hosts:
+            if dark.get(host):
+                failed[host] = "unreachable" + (f": {self.errors[host]}" if host in self.errors else "")
+            elif failures.get(host):
+                failed[host] = "a task failed" + (f": {self.errors[host]}" if host in self.errors else "")
+            elif host not in processed:
+                failed[host] = "not in the run's recap"
+        return failed
 
     def as_dict(self) -> dict[str, t.Any]:
         return {"ident": self.ident, "status": self.status, "rc": self.rc, "ansible_failed": self.ansible_failed}
@@ -94,6 +117,17 @@ def scrub_command_artifact(artifact_dir: str) -> None:
             json.dump(document, handle)
 
 
+def note_error(result: Run, data: t.Mapping[str, t.Any]) -> None:
+    """Keep the task that failed a host, and its message (ansible shows it on stdout too; a no_log task's is hidden
+    by ansible already). A rescued failure is overwritten by what fails later, and is ignored when nothing does."""
+    if data.get("ignore_errors") or not isinstance(data.get("host"), str):
+        return
+    res = data.get("res") if isinstance(data.get("res"), t.Mapping) else {}
+    message = " ".join(str(res.get("msg") or "").split())
+    text = f"{data.get('task') or 'a task'}: {message}" if message else str(data.get("task") or "a task")
+    result.errors[data["host"]] = text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 3] + "..."
+
+
 def run(*, private_data_dir: str, playbook: str, ident: str, inventories: t.Sequence[str], limit: t.Optional[str],
         extravars: t.Mapping[str, t.Any], check: bool, envvars: t.Mapping[str, str],
         on_event: t.Callable[[dict[str, t.Any]], None]) -> Run:
@@ -106,7 +140,11 @@ def run(*, private_data_dir: str, playbook: str, ident: str, inventories: t.Sequ
             result.started = True
         elif kind == "playbook_on_stats":
             result.finished = True
-            result.artifact_data = dict((event.get("event_data") or {}).get("artifact_data") or {})
+            data = event.get("event_data") or {}
+            result.artifact_data = dict(data.get("artifact_data") or {})
+            result.recap = {key: dict(data.get(key) or {}) for key in RECAP_KEYS}
+        elif kind in ("runner_on_failed", "runner_on_unreachable"):
+            note_error(result, event.get("event_data") or {})
         on_event(event)
         return True  # keep every event in artifacts/<ident>/job_events, as AWX does
 

@@ -213,3 +213,71 @@ def test_respond_auto_heals_the_fault_end_to_end(fault: str, severity: str, scen
     status, _started = indexer_state(helpers)
     assert status == "running"
     helpers.sandbox_sh("status")  # rc 0: /health 200
+
+
+def stack_containers(helpers: t.Any) -> dict[str, tuple[str, str]]:
+    """Every container of the stack: name -> (id, start time); a restart or a recreated container changes it."""
+    ids = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={helpers.project}"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout.split()
+    assert ids, f"no container of {helpers.project}"
+    inspected = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, timeout=30,
+                                          check=True).stdout)
+    return {info["Name"]: (info["Id"], info["State"]["StartedAt"]) for info in inspected}
+
+
+def notifications(helpers: t.Any) -> int:
+    """Bytes the sandbox's notification sink has received so far (every notifier of the inventory goes there)."""
+    received = helpers.stack.state_dir / "notify" / "received.jsonl"
+    return received.stat().st_size if received.exists() else 0
+
+
+def test_respond_auto_leaves_a_healthy_stack_alone(usdx_incident: t.Any, healthy_sandbox: dict[str, str], helpers: t.Any,
+                                                   secrets: list[str]) -> None:
+    """--severity auto on a healthy stack: assessed, recorded healthy, and nothing else: no lock, no message, no
+    container touched. The log window starts now: earlier tests' errors are not this stack's state."""
+    before, sent = stack_containers(helpers), notifications(helpers)
+    result = usdx_incident("respond", "--severity", "auto", "-e", f"triage_log_since={helpers.utc_now()}", "--json")
+    assert result.code == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    document = result.json()
+    record = document["hosts"]["sandbox"]
+    assert (record["outcome"], record["severity"], record["healthy"]) == ("healthy", None, True), record
+    assert [step["id"] for step in record["steps"]] == ["assess"]
+    assert [run["ident"] for run in document["runs"]] == ["01-assess"]
+    assert document["dropped"] == {} and document["result"] == "healthy"
+    assert [(row["host"], row["outcome"]) for row in document["stacks"]] == [("sandbox", "healthy")]
+    folder = pathlib.Path(document["folder"])
+    events = "".join(path.read_text() for path in (folder / "artifacts" / "01-assess" / "job_events").iterdir())
+    assert "usdx.incident.response_lock" not in events, "the healthy stack's lock was taken"
+    assert not (helpers.stack.state_dir / "incident" / "response.lock.json").exists()
+    assert notifications(helpers) == sent, "a message was sent about a healthy stack"
+    assert stack_containers(helpers) == before, "a container was restarted or recreated"
+    assert_no_secret_in(folder, secrets)
+
+
+def test_respond_auto_runs_the_assessed_p0_chain_and_resolves(usdx_incident: t.Any, sandbox_fault: t.Any, helpers: t.Any,
+                                                              secrets: list[str]) -> None:
+    """api-down under --severity auto: assess first, then the P0 chain without a second assess, each step once."""
+    lib = collection.load(collection.locate())
+    (helpers.stack.state_dir / "incident" / "breaker.json").unlink(missing_ok=True)  # as the end-to-end tests do
+    since = sandbox_fault("api-down")
+    sent = notifications(helpers)
+    result = usdx_incident("respond", "--severity", "auto", "--approve", "contain", "-e", f"triage_log_since={since}", "--json")
+    assert result.code == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    document = result.json()
+    record = document["hosts"]["sandbox"]
+    chain = [step["id"] for step in lib.chain.selected_steps("P0", None, assessed=True)]
+    assert (record["outcome"], record["severity"]) == ("resolved", "P0"), record
+    assert record["decision"]["scenario"]["scenario"] == "api_unavailable"
+    assert [step["id"] for step in record["steps"]] == ["assess", *chain]
+    assert [run["ident"] for run in document["runs"]] == ["01-assess", *(f"{n:02d}-{sid}" for n, sid in enumerate(chain, 2))]
+    assert document["dropped"] == {}
+    # Assess ran before alert: the page is acknowledged after its trigger (by alert), never before it.
+    with (helpers.stack.state_dir / "notify" / "received.jsonl").open("rb") as received:
+        received.seek(sent)
+        messages = [json.loads(line) for line in received.read().decode("utf-8").splitlines()]
+    pager = [(m["body"]["event_action"], m["body"]["dedup_key"]) for m in messages if m["service"] == "pagerduty"]
+    incident = pathlib.Path(document["folder"]).name
+    assert pager == [("trigger", incident), ("acknowledge", incident), ("resolve", incident)], messages
+    assert not (helpers.stack.state_dir / "incident" / "response.lock.json").exists(), "the lock outlived the chain"
+    assert_no_secret_in(pathlib.Path(document["folder"]), secrets)
+    helpers.sandbox_sh("status")  # rc 0: /health 200

@@ -15,7 +15,7 @@ from usdx_incident_cli import validate
 # argv after `respond` (with {inv} for the test inventory) -> words the one line must contain.
 BAD_RESPOND = {
     "unknown severity": (["--severity", "P5"], ["'P5'", "P0, P1, P2, P3"]),
-    "severity auto (the command needs the chain up front)": (["--severity", "auto"], ["'auto'", "P0, P1, P2, P3"]),
+    "severity in lower case": (["--severity", "p0"], ["'p0'", "P0, P1, P2, P3, auto"]),
     "severity missing": ([], ["--severity"]),
     "unknown scenario": (["--severity", "P0", "--scenario", "db_down"], ["'db_down'", "api_unavailable", "auto"]),
     "scenario with a command separator": (["--severity", "P0", "--scenario", "api_unavailable; touch /tmp/pwned"],

@@ -27,16 +27,6 @@ def respond(run_cli: t.Any, inventory: pathlib.Path, tmp_path: pathlib.Path) -> 
     return run
 
 
-def contain_gate_on(host: str) -> t.Callable[[str, dict[str, t.Any]], dict[str, t.Any]]:
-    """The contain step as the step role decides it: refused on host until the gate is given."""
-    def result(name: str, extravars: dict[str, t.Any]) -> dict[str, t.Any]:
-        if name == host and "contain" not in extravars["respond_approve"]:
-            return {"status": "refused", "summary": "contain needs an approval", "needs_approval": "contain",
-                    "escalations": [{"trigger": "approval_missing", "reason": "contain not approved"}]}
-        return {"status": "changed", "summary": "maintenance on"}
-    return result
-
-
 def test_each_step_is_one_run_in_the_runbooks_order(respond: t.Any, fake_runner: t.Any, lib: t.Any,
                                                     tmp_path: pathlib.Path, inventory: pathlib.Path) -> None:
     result = respond("--severity", "P0", "--scenario", "api_unavailable")
@@ -61,9 +51,9 @@ def test_check_mode_reaches_every_run(respond: t.Any, fake_runner: t.Any) -> Non
     assert [call["check"] for call in fake_runner.calls] == [True] * 4
 
 
-def test_a_yes_reruns_the_refused_step_once_on_the_refused_stack(respond: t.Any, fake_runner: t.Any,
+def test_a_yes_reruns_the_refused_step_once_on_the_refused_stack(respond: t.Any, fake_runner: t.Any, gate_on: t.Any,
                                                                  terminal_stdin: t.Any) -> None:
-    fake_runner.script["contain"] = contain_gate_on("stack-b")
+    fake_runner.script["contain"] = gate_on("stack-b", "contain", "maintenance on")
     result = respond("--severity", "P0", stdin=terminal_stdin("y\n"))
     assert result.code == 0, result.stderr
     idents = [call["ident"] for call in fake_runner.calls]
@@ -77,9 +67,9 @@ def test_a_yes_reruns_the_refused_step_once_on_the_refused_stack(respond: t.Any,
 
 
 @pytest.mark.parametrize("answer", ["n\n", "\n", "maybe\n"])
-def test_anything_but_yes_goes_on_without_the_gate(answer: str, respond: t.Any, fake_runner: t.Any,
+def test_anything_but_yes_goes_on_without_the_gate(answer: str, respond: t.Any, fake_runner: t.Any, gate_on: t.Any,
                                                    terminal_stdin: t.Any, tmp_path: pathlib.Path) -> None:
-    fake_runner.script["contain"] = contain_gate_on("stack-b")
+    fake_runner.script["contain"] = gate_on("stack-b", "contain", "maintenance on")
     result = respond("--severity", "P0", "--json", stdin=terminal_stdin(answer))
     assert "03-contain-approved" not in [call["ident"] for call in fake_runner.calls]
     assert all(call["extravars"]["respond_approve"] == [] for call in fake_runner.calls)
@@ -89,24 +79,24 @@ def test_anything_but_yes_goes_on_without_the_gate(answer: str, respond: t.Any, 
     assert any("contain not approved" in e["reason"] for e in document["hosts"]["stack-b"]["escalations"])
 
 
-def test_without_a_terminal_nobody_is_asked(respond: t.Any, fake_runner: t.Any) -> None:
-    fake_runner.script["contain"] = contain_gate_on("stack-a")
+def test_without_a_terminal_nobody_is_asked(respond: t.Any, fake_runner: t.Any, gate_on: t.Any) -> None:
+    fake_runner.script["contain"] = gate_on("stack-a", "contain", "maintenance on")
     result = respond("--severity", "P0")
     assert "[y/N]" not in result.stderr + result.stdout
     assert len(fake_runner.calls) == 8
 
 
-def test_an_approval_given_in_advance_is_never_asked_for(respond: t.Any, fake_runner: t.Any, terminal_stdin: t.Any) -> None:
-    fake_runner.script["contain"] = contain_gate_on("stack-a")
+def test_an_approval_given_in_advance_is_never_asked_for(respond: t.Any, fake_runner: t.Any, gate_on: t.Any, terminal_stdin: t.Any) -> None:
+    fake_runner.script["contain"] = gate_on("stack-a", "contain", "maintenance on")
     result = respond("--severity", "P0", "--approve", "contain", stdin=terminal_stdin(None))
     assert result.code == 0, result.stderr
     assert "[y/N]" not in result.stderr
     assert all(call["extravars"]["respond_approve"] == ["contain"] for call in fake_runner.calls)
 
 
-def test_past_the_steps_deadline_nobody_is_asked(respond: t.Any, fake_runner: t.Any, terminal_stdin: t.Any) -> None:
+def test_past_the_steps_deadline_nobody_is_asked(respond: t.Any, fake_runner: t.Any, gate_on: t.Any, terminal_stdin: t.Any) -> None:
     fake_runner.started_at = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=11)
-    fake_runner.script["contain"] = contain_gate_on("stack-a")
+    fake_runner.script["contain"] = gate_on("stack-a", "contain", "maintenance on")
     result = respond("--severity", "P0", stdin=terminal_stdin(None))
     assert "not asked, the step's deadline has passed" in result.stderr
     assert "03-contain-approved" not in [call["ident"] for call in fake_runner.calls]

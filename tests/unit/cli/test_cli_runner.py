@@ -35,7 +35,7 @@ PLAYBOOK = """
     - name: Fail when asked to
       ansible.builtin.fail:
         msg: asked to fail
-      when: fail_task | default(false)
+      when: (fail_task | default(false)) in [true, inventory_hostname]
     - name: Hand the result over
       ansible.builtin.set_stats:
         data:
@@ -84,6 +84,46 @@ def test_a_failed_task_is_no_runner_failure(local_run: t.Any) -> None:
     run = local_run("01-alert", {"respond_steps": ["alert"], "fail_task": True})
     assert (run.status, run.rc) == ("failed", 2)
     assert run.ansible_failed is False
+
+
+def test_the_recap_names_each_stack_the_run_failed_on_and_why(local_run: t.Any, tmp_path: pathlib.Path) -> None:
+    """A failed task and an unreachable host (ssh to a closed port) are told apart; the others are not named."""
+    inventory = tmp_path / "fleet.ini"
+    inventory.write_text(f"[local]\nstack-a\nstack-b\n[local:vars]\nansible_connection=local\n"
+                         f"ansible_python_interpreter={os.sys.executable}\n"
+                         "[far]\nstack-c ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1 "
+                         "ansible_ssh_common_args='-o ConnectTimeout=5 -o BatchMode=yes'\n")
+    run = runner_mod.run(private_data_dir=str(tmp_path / "incident"), playbook=str(tmp_path / "step.yml"), ident="01-fix",
+                         inventories=[str(inventory)], limit=None, extravars={"respond_steps": ["fix"], "fail_task": "stack-b"},
+                         check=False, envvars=collection.locate().runner_env(), on_event=lambda event: None)
+    assert run.ansible_failed is False and run.status == "failed"
+    failed = run.failed_hosts(["stack-a", "stack-b", "stack-c", "stack-d"])
+    assert set(failed) == {"stack-b", "stack-c", "stack-d"}
+    assert failed["stack-b"] == "a task failed: Fail when asked to: asked to fail"
+    assert failed["stack-c"].startswith("unreachable: ")
+    assert failed["stack-d"] == "not in the run's recap"
+
+
+@pytest.mark.parametrize(("recap", "errors", "failed"), [
+    (None, {}, None),
+    ({"processed": {"a": 1, "b": 1}, "failures": {}, "dark": {}}, {"a": "rescued: boom"}, {}),
+    ({"processed": {"a": 1, "b": 1}, "failures": {"b": 1}, "dark": {}}, {}, {"b": "a task failed"}),
+    ({"processed": {"a": 1}, "failures": {}, "dark": {"b": 1}}, {"b": "Gathering: ssh refused"}, {"b": "unreachable: Gathering: ssh refused"}),
+    ({"processed": {"a": 1}, "failures": {"a": 0}, "dark": {"a": 0}}, {}, {"b": "not in the run's recap"}),
+], ids=["no-recap", "rescued", "failed", "unreachable", "missing"])
+def test_failed_hosts_come_from_the_recap_only(recap: t.Any, errors: dict[str, str], failed: t.Any) -> None:
+    run = runner_mod.Run("01-alert", status="failed", started=True, finished=recap is not None, recap=recap, errors=errors)
+    assert run.failed_hosts(["a", "b"]) == failed
+
+
+def test_a_failure_message_is_kept_short_and_an_ignored_one_not_at_all() -> None:
+    run = runner_mod.Run("01-alert")
+    runner_mod.note_error(run, {"host": "a", "task": "Lock", "ignore_errors": True, "res": {"msg": "ignored"}})
+    assert run.errors == {}
+    runner_mod.note_error(run, {"host": "a", "task": "Lock", "res": {"msg": "held\n" + "x" * 400}})
+    assert run.errors["a"].startswith("Lock: held xxx") and len(run.errors["a"]) == runner_mod.ERROR_CHARS
+    runner_mod.note_error(run, {"host": "b", "task": "Gathering", "res": "not a mapping"})
+    assert run.errors["b"] == "Gathering"
 
 
 def test_a_playbook_ansible_cannot_parse_is_a_runner_failure(local_run: t.Any, tmp_path: pathlib.Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import itertools
 import json
 import pathlib
 import typing as t
@@ -416,6 +417,137 @@ def test_a_step_not_in_the_chain_is_refused_naming_the_chains_steps():
 @pytest.mark.parametrize("severity_given", ["auto", "P5", None])
 def test_a_chain_needs_a_level(severity_given):
     assert "is not one of: P0, P1, P2, P3" in one_line_error(lambda: _chain.chain_steps(severity_given))
+
+
+# --- severity auto: assess first, then each stack's own chain ---------------------------------------------------------
+
+def ids_of(steps):
+    return [step["id"] for step in steps]
+
+
+@pytest.mark.parametrize("level", _runbook.LEVELS)
+def test_an_assessed_chain_is_the_chain_without_assess(level):
+    full = ids_of(_chain.chain_steps(level))
+    assert ids_of(_chain.selected_steps(level, None, assessed=True)) == [sid for sid in full if sid != "assess"]
+
+
+@pytest.mark.parametrize("level", _runbook.LEVELS)
+def test_the_assess_run_leaves_nothing_more_to_run_in_any_chain(level):
+    """The run of the assess step asks every stack for [assess]: a P2/P3 chain, which has no assess, is not an error."""
+    assert _chain.selected_steps(level, ["assess"], assessed=True) == []
+
+
+@pytest.mark.parametrize("level", _runbook.LEVELS)
+def test_an_assessed_chain_still_refuses_a_step_it_does_not_have(level):
+    other = next(sid for sid in _chain.step_ids() if sid not in ids_of(_chain.chain_steps(level)) + ["assess"])
+    message = one_line_error(lambda: _chain.selected_steps(level, [other], assessed=True))
+    assert f"'{other}' is not one of: " in message and "assess" in message.split("is not one of: ")[1]
+
+
+@pytest.mark.parametrize("level", ["P2", "P3"])
+def test_a_chain_without_assess_refuses_it_unless_assessed(level):
+    assert "'assess' is not one of: record" in one_line_error(lambda: _chain.selected_steps(level, ["assess"]))
+
+
+@pytest.mark.parametrize("levels", [combo for size in range(1, 5) for combo in itertools.combinations(_runbook.LEVELS, size)],
+                         ids="+".join)
+@pytest.mark.parametrize("assessed", [False, True], ids=["given", "assessed"])
+def test_merged_chains_keep_every_chains_order_and_each_step_once(levels, assessed):
+    merged = _chain.merged_order(levels, assessed)
+    assert len(merged) == len(set(merged))
+    for level in levels:
+        own = ids_of(_chain.selected_steps(level, None, assessed))
+        assert [sid for sid in merged if sid in own] == own, level
+    assert set(merged) == {sid for level in levels for sid in ids_of(_chain.selected_steps(level, None, assessed))}
+
+
+def test_merged_chains_put_each_step_by_its_t_plus_deadline():
+    assert _chain.merged_order(["P0", "P1", "P2"], assessed=True) == [
+        "alert", "respond", "contain", "diagnose", "fix", "verify", "communicate", "record", "postmortem"]
+    assert _chain.merged_order([]) == []
+
+
+def assessed_record(level, status="ok"):
+    record = {"steps": [{"id": "assess", "status": status, "summary": "P0: api down"}]}
+    if status == "ok":
+        record["decision"] = {"severity": {"level": level, "reason": "the triage's"}, "scenario": {"scenario": None}}
+    return record
+
+
+@pytest.mark.parametrize("only", [None, [], ["assess"], ["assess", "alert"]])
+@pytest.mark.parametrize("record", [{}, {"steps": []}, {"steps": [{"id": "assess", "status": "running"}]}],
+                         ids=["new", "no-steps", "assess-interrupted"])
+def test_auto_assesses_a_stack_without_an_assessment(record, only):
+    assert _chain.response_plan("auto", record, only) == {"assess": True, "severity": None, "healthy": False, "steps": []}
+
+
+@pytest.mark.parametrize("level", _runbook.LEVELS)
+def test_auto_takes_the_severity_assessed_in_an_earlier_run_and_never_assesses_again(level):
+    plan = _chain.response_plan("auto", assessed_record(level))
+    assert (plan["assess"], plan["severity"], plan["healthy"]) == (False, level, False)
+    assert ids_of(plan["steps"]) == [sid for sid in ids_of(_chain.chain_steps(level)) if sid != "assess"]
+
+
+@pytest.mark.parametrize("level", _runbook.LEVELS)
+def test_auto_runs_nothing_more_in_the_assess_run(level):
+    assert _chain.response_plan("auto", assessed_record(level), ["assess"])["steps"] == []
+
+
+@pytest.mark.parametrize(("level", "step"), [("P0", "alert"), ("P0", "postmortem"), ("P1", "respond"), ("P1", "verify"),
+                                             ("P2", "record"), ("P3", "record")])
+def test_auto_runs_the_one_step_asked_for_from_the_assessed_chain(level, step):
+    plan = _chain.response_plan("auto", assessed_record(level), [step])
+    assert ids_of(plan["steps"]) == [step]
+    assert plan["steps"][0]["deadline_seconds"] == dict((s[0], s[2]) for s in _runbook.STEPS[level])[step]
+
+
+def test_auto_on_a_healthy_stack_runs_nothing():
+    assert _chain.response_plan("auto", assessed_record(None), ["assess"]) == {
+        "assess": False, "severity": None, "healthy": True, "steps": []}
+
+
+@pytest.mark.parametrize("status", ["failed", "skipped", "escalated"])
+def test_auto_after_a_failed_assessment_is_an_error_not_a_healthy_stack(status):
+    message = one_line_error(lambda: _chain.response_plan("auto", assessed_record("P0", status), ["alert"]))
+    assert f"the assess step ended {status} on this stack (P0: api down)" in message
+
+
+@pytest.mark.parametrize("only", [["alert"], ["record"], ["fix", "verify"]])
+def test_auto_refuses_other_steps_before_any_assessment(only):
+    message = one_line_error(lambda: _chain.response_plan("auto", {}, only))
+    assert "no assessment yet" in message and "accepted: assess first" in message
+
+
+@pytest.mark.parametrize("level", ["P5", None, 0, "auto"])
+def test_auto_refuses_an_assessed_severity_outside_the_ladder(level):
+    record = assessed_record("P0")
+    record["decision"]["severity"]["level"] = level
+    if level is None:
+        assert _chain.response_plan("auto", record)["healthy"] is True
+        return
+    assert "the assessed severity=" in one_line_error(lambda: _chain.response_plan("auto", record))
+
+
+@pytest.mark.parametrize(("record", "healthy"), [
+    (assessed_record(None), True),
+    *((assessed_record(level), False) for level in _runbook.LEVELS),
+    (assessed_record("P0", "failed"), False),
+    ({}, False), (None, False), ({"decision": {"severity": {}}}, False), ({"decision": "P0"}, False),
+], ids=["healthy", *_runbook.LEVELS, "assess-failed", "empty", "none", "no-level", "not-a-mapping"])
+def test_only_an_assessment_without_severity_is_healthy(record, healthy):
+    assert _chain.assessed_healthy(record) is healthy
+
+
+@pytest.mark.parametrize("level", _runbook.LEVELS)
+def test_a_given_severity_is_its_chain_whatever_the_record_says(level):
+    plan = _chain.response_plan(level, assessed_record("P3"))
+    assert (plan["assess"], plan["severity"], plan["healthy"]) == (False, level, False)
+    assert ids_of(plan["steps"]) == ids_of(_chain.chain_steps(level))
+
+
+@pytest.mark.parametrize("requested", ["p0", "", None, "P4"])
+def test_a_plan_needs_a_known_severity(requested):
+    assert "respond_severity=" in one_line_error(lambda: _chain.response_plan(requested, {}))
 
 
 def run_step(record: dict[str, t.Any], step_id: str, ended: float, result: t.Optional[dict[str, t.Any]] = None,

@@ -37,7 +37,7 @@ def filter_error(call: t.Callable[[], t.Any], name: str) -> str:
 
 
 def test_the_filters_the_roles_call_are_registered():
-    assert set(chain.FilterModule().filters()) == {"chain_steps", "response_decision", "contain_verdict", "fix_plan",
+    assert set(chain.FilterModule().filters()) == {"chain_steps", "response_plan", "assessed_healthy", "response_decision", "contain_verdict", "fix_plan",
                                                    "verify_verdict", "diagnosis", "verify_log_window"}
 
 
@@ -81,6 +81,22 @@ def test_chain_steps_filter_limits_and_refuses():
     assert [s["id"] for s in chain.chain_steps("P1", ["verify", "respond"])] == ["respond", "verify"]
     assert "'contain'" in filter_error(lambda: chain.chain_steps("P1", ["contain"]), "chain_steps")
     assert "'auto'" in filter_error(lambda: chain.chain_steps("auto"), "chain_steps")
+
+
+@pytest.mark.parametrize(("level", "ids"), [("P0", ["alert", "contain", "diagnose", "fix", "verify", "communicate", "postmortem"]),
+                                            ("P1", ["respond", "fix", "verify"]), ("P2", ["record"]), ("P3", ["record"])])
+def test_chain_steps_filter_assessed_leaves_assess_out_of_every_chain(level, ids):
+    assert [s["id"] for s in chain.chain_steps(level, None, True)] == ids
+    assert chain.chain_steps(level, ["assess"], assessed=True) == []
+
+
+def test_response_plan_filter_reads_the_assessment_and_reports_as_ansible_does():
+    record = {"steps": [{"id": "assess", "status": "ok"}], "decision": {"severity": {"level": "P2"}}}
+    assert chain.response_plan("auto", record, ["assess"]) == {"assess": False, "severity": "P2", "healthy": False, "steps": []}
+    assert [s["id"] for s in chain.response_plan("auto", record)["steps"]] == ["record"]
+    assert "no assessment yet" in filter_error(lambda: chain.response_plan("auto", {}, ["alert"]), "response_plan")
+    assert chain.assessed_healthy(dict(record, decision={"severity": {"level": None}})) is True
+    assert chain.assessed_healthy(record) is False
 
 
 def test_fix_plan_filter_reports_an_option_no_role_carries_out():
