@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, USDX/Wexel DevOps Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The communication filters (status_message.yml, user_notice.yml, status_due.yml, delivery_summary.yml,
+"""The communication filters (status_message.yml, user_notice.yml, status_due.yml, page_acknowledge_due.yml, delivery_summary.yml,
 escalation_ladder.yml, escalation_contacts.yml): what an incident tells people, and who it reaches."""
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ def status_due(last_sent_at: t.Any, cadence_seconds: t.Any = _runbook.STATUS_UPD
     return _filter("status_due", lambda: _comms.status_due(last_sent_at, _now(), cadence_seconds))
 
 
+def page_acknowledge_due(record: t.Any, step: t.Any, scenario: t.Any) -> bool:
+    """Whether this step acknowledges the page (after its trigger, once a scenario role took the incident)."""
+    return _filter("page_acknowledge_due", lambda: _comms.page_acknowledge_due(record, step, scenario))
+
+
 def delivery_summary(results: t.Any) -> str:
     """What became of one message sent through usdx.incident.notify."""
     return _filter("delivery_summary", lambda: _comms.delivery_summary(results))
@@ -67,5 +72,6 @@ class FilterModule:
 
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"status_message": status_message, "user_notice": user_notice, "status_due": status_due,
+                "page_acknowledge_due": page_acknowledge_due,
                 "delivery_summary": delivery_summary, "escalation_ladder": escalation_ladder,
                 "escalation_contacts": escalation_contacts, "escalation_reached": escalation_reached}

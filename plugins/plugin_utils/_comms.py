@@ -295,6 +295,24 @@ def user_notice(template: t.Any, record: t.Any, incident: t.Any, maintenance_url
         raise CommsError(str(exc)) from None
 
 
+def page_acknowledge_due(record: t.Any, step: t.Any, scenario: t.Any) -> bool:
+    """Whether this step acknowledges the page: a scenario role took the incident and the page was triggered.
+
+    The alert step triggers the page and the assessment chooses the role. In a severity's chain alert runs first, so
+    assess acknowledges; under severity auto assess runs first, so alert acknowledges right after its trigger. An
+    acknowledge sent before the trigger would leave the page open, so each step checks the other already ran.
+    record is the stack's record as it was when the step began.
+    """
+    record = _mapping("record", record)
+    if scenario in (None, ""):
+        return False
+    if step == "alert":
+        return bool(_chosen(record).get("scenario"))
+    if step == "assess":
+        return _ended(_steps(record).get("alert")) and not _chosen(record).get("scenario")
+    raise CommsError(f"step: expected one of alert, assess, got {show(step)}")
+
+
 def status_due(last_sent_at: t.Any, now: t.Any, cadence_seconds: t.Any = _runbook.STATUS_UPDATE_SECONDS) -> bool:
     """Whether a status update is due: none was sent yet (None or empty), or the last one is cadence_seconds old."""
     moment = _now(now)

@@ -344,6 +344,45 @@ def test_the_cadence_refuses_what_it_cannot_read(last, cadence, message):
         _comms.status_due(last, NOW, cadence)
 
 
+# --- the page's acknowledge -----------------------------------------------------------------------------------------
+
+def _acknowledges(order: tuple[str, ...], scenario: t.Optional[str]) -> list[str]:
+    """The steps that acknowledge the page when the chain runs the steps in order, with the recorded chain's record
+    (as it stood when each step began) holding only what the earlier of them wrote."""
+    _incident, done = recorded("api_down_resolved")
+    decision = copy.deepcopy(done["decision"])
+    if scenario is None:
+        decision["scenario"] = {"scenario": None}
+    record: dict[str, t.Any] = {"steps": []}
+    acknowledged = []
+    for step in order:
+        if _comms.page_acknowledge_due(copy.deepcopy(record), step, (decision.get("scenario") or {}).get("scenario")):
+            acknowledged.append(step)
+        record["steps"].append({"id": step, "status": "ok"})
+        if step == "assess":
+            record["decision"] = decision
+    return acknowledged
+
+
+@pytest.mark.parametrize(("order", "acknowledged_by"), [
+    (("alert", "assess"), ["assess"]),
+    (("assess", "alert"), ["alert"]),
+    (("assess", "alert", "assess"), ["alert"]),
+], ids=["severity-chain", "severity-auto", "auto-then-assess-again"])
+def test_the_page_is_acknowledged_once_and_only_after_its_trigger(order, acknowledged_by):
+    assert _acknowledges(order, "api_unavailable") == acknowledged_by
+
+
+@pytest.mark.parametrize("order", [("alert", "assess"), ("assess", "alert")], ids=["severity-chain", "severity-auto"])
+def test_a_finding_no_role_takes_is_never_acknowledged(order):
+    assert not _acknowledges(order, None)
+
+
+def test_only_alert_and_assess_acknowledge():
+    with pytest.raises(_comms.CommsError, match=r"^step: expected one of alert, assess, got 'fix'$"):
+        _comms.page_acknowledge_due({}, "fix", "api_unavailable")
+
+
 # --- deliveries -----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("results", "said"), [

@@ -20,6 +20,7 @@ import typing as t
 import pytest
 from ansible.errors import AnsibleFilterError
 
+from core_compat import needs_claimed_roles
 from ansible_collections.usdx.incident.plugins.filter import comms
 from ansible_collections.usdx.incident.plugins.plugin_utils import _comms
 
@@ -56,7 +57,7 @@ PLAYBOOK = """
 
 
 def test_the_filters_are_registered():
-    assert set(comms.FilterModule().filters()) == {"status_message", "user_notice", "status_due", "delivery_summary",
+    assert set(comms.FilterModule().filters()) == {"status_message", "user_notice", "status_due", "page_acknowledge_due", "delivery_summary",
                                                    "escalation_ladder", "escalation_contacts", "escalation_reached"}
 
 
@@ -107,6 +108,7 @@ needs_link = pytest.mark.skipif(not (REPO / "build" / "collections" / "ansible_c
 
 
 @needs_link
+@needs_claimed_roles
 def test_the_role_sends_the_status_and_the_approved_notice_with_host_text_as_data(tmp_path, http_receiver):  # noqa: F811
     result, folder = play(tmp_path, http_receiver, step_communicate_send_user_notice=True)
     status_file = (folder / "status-localhost.txt").read_text()
@@ -125,6 +127,7 @@ def test_the_role_sends_the_status_and_the_approved_notice_with_host_text_as_dat
 
 
 @needs_link
+@needs_claimed_roles
 def test_the_notice_waits_for_approval_and_a_failing_receiver_does_not_fail_the_step(tmp_path, http_receiver):  # noqa: F811
     http_receiver.route("/hook", status=500)
     override = tmp_path / "resolved.j2"
