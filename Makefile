@@ -68,6 +68,21 @@ demo: sandbox-up ## real incidents handled end to end by usdx-incident: P0 chain
 	sandbox/sandbox.sh fault clear
 	@echo; echo "Incident folders: build/incidents/ (usdx-incident show INC-ID). Stop the sandbox with: make sandbox-down"
 
+.PHONY: demo-fleet
+demo-fleet: setup ## four sandbox stacks side by side: two broken, one triage and one response across them, one lock per stack
+	@echo; echo "=== 1/5 Four stacks side by side (projects usdx-wexel-1..4, ports + 10*N; the default stack is not touched)"
+	sandbox/sandbox.sh fleet up 4
+	@echo; echo "=== 2/5 Break two of them: stack2's indexer dies (API Unavailable), stack4's disk fills (Out of Disk Space)"
+	USDX_SANDBOX_STACK=2 sandbox/sandbox.sh fault api-down
+	USDX_SANDBOX_STACK=4 sandbox/sandbox.sh fault disk-full
+	@echo; echo "=== 3/5 One read-only triage of the fleet, the stacks side by side (forks = 8); exit 1: a stack has a severity"
+	$(BIN)/usdx-incident triage -i inventories/sandbox-fleet --limit stack1,stack2,stack3,stack4 || [ $$? -eq 1 ]
+	@echo; echo "=== 4/5 Respond to each stack at the severity it was assessed at; the healthy ones are left alone"
+	$(BIN)/usdx-incident respond --severity auto --approve contain -i inventories/sandbox-fleet --limit stack1,stack2,stack3,stack4
+	@echo; echo "=== 5/5 Every stack healthy again; the fleet goes down (a failed step above leaves it up: sandbox/sandbox.sh fleet down)"
+	sandbox/sandbox.sh fleet status
+	sandbox/sandbox.sh fleet down
+
 .PHONY: sandbox-up
 sandbox-up: setup ## build and start the sandbox stack
 	sandbox/sandbox.sh up
@@ -103,6 +118,34 @@ integration: sandbox-up ee-image ## integration tests: the live sandbox and its 
 molecule: sandbox-up ## molecule scenarios against the sandbox
 	flock sandbox/.state/integration.lock $(BIN)/molecule test --all
 
+# The ansible-core matrix (tests/matrix/versions.yml, README "Supported versions"): a venv per release beside the
+# dev one (.venv-matrix/core-X), and on each the sanity and unit tests that depend on the release.
+MATRIX_CORES = $(shell scripts/matrix.sh others)
+MATRIX_NEWEST = .venv-matrix/core-$(shell scripts/matrix.sh newest)
+
+.PHONY: matrix
+matrix: venv collection-link ## sanity and unit tests on every other ansible-core of tests/matrix/versions.yml (venvs in .venv-matrix)
+	scripts/matrix-venv.sh $(MATRIX_CORES)
+	scripts/matrix-test.sh $(MATRIX_CORES)
+
+# ansible-core 2.16 still runs modules on Python 3.7 and 3.8 (tests/config.yml claims 3.7): compile and import there.
+.PHONY: matrix-all
+matrix-all: matrix ## make matrix, plus the modules' compile and import tests on Python 3.7 and 3.8 (ansible-core 2.16)
+	scripts/matrix-venv.sh 2.16
+	for python in 3.7 3.8; do \
+	  bin="$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$python.*/bin | sort -V | tail -n 1)"; \
+	  PATH="$$bin:$(CURDIR)/.venv-matrix/core-2.16/bin:$$PATH" SANITY_VENV=.venv-matrix/core-2.16 SANITY_PYTHON=$$python \
+	    SANITY_ROOT=/tmp/usdx-incident-matrix/py$$python timeout 1200 scripts/sanity.sh --test compile --test import; \
+	done
+
+# The molecule scenarios with the newest release's ansible (its venv has molecule), under the sandbox's lock. Its bin
+# goes first in PATH: molecule runs the ansible-playbook it finds there. The modules still run on the dev venv's
+# Python (ansible_python_interpreter in molecule/*/molecule.yml), a target Python every release supports.
+.PHONY: molecule-newest
+molecule-newest: sandbox-up ## molecule scenarios against the sandbox on the newest ansible-core of the matrix
+	scripts/matrix-venv.sh $(shell scripts/matrix.sh newest)
+	PATH="$(CURDIR)/$(MATRIX_NEWEST)/bin:$$PATH" flock sandbox/.state/integration.lock $(MATRIX_NEWEST)/bin/molecule test --all
+
 .PHONY: build
 build: venv ## build the collection tarball into build/
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
@@ -131,12 +174,29 @@ ee-image: venv engine ## the image with the execution environment's content, fro
 ee: ee-context ee-image ## the execution environment: build context and the Debian-built image
 
 .PHONY: test
-test: lint sanity unit build galaxy docs integration molecule ## the whole suite (what CI runs)
+test: ## the whole suite (what CI runs): the checks and the matrix side by side, then integration and molecule
+	$(MAKE) checks
+	$(MAKE) integration
+	$(MAKE) molecule-newest
+
+# Two lanes on the 2 cores: lint, sanity, unit and Galaxy's checks in one; the sandbox, the EE image and the other
+# releases' tests (make matrix) in the other. Each lane runs its targets one after the other (-j1): build, galaxy and
+# the EE image each build the tarball. Output is grouped per lane.
+.PHONY: checks lane-checks lane-matrix
+checks: venv collection-link engine ## lint, sanity, unit, Galaxy's checks and docs beside the sandbox and make matrix
+	$(MAKE) -j2 --output-sync=recurse lane-checks lane-matrix
+
+lane-checks:
+	$(MAKE) -j1 lint sanity unit build galaxy docs
+
+lane-matrix:
+	$(MAKE) -j1 sandbox-up ee-image matrix
 
 .PHONY: bench
-bench: sandbox-up ## triage vs the runbook's commands; roles and P0 chains vs their unavoidable part; runner overhead (medians)
+bench: sandbox-up ## triage vs the runbook's commands; roles and P0 chains vs their unavoidable part; runner overhead; fleet triage (medians)
 	$(BIN)/python bench/triage_bench.py --runs 7
 	$(BIN)/python bench/api_unavailable_bench.py --runs 7
 	$(BIN)/python bench/remediation_bench.py --runs 3
 	$(BIN)/python bench/runner_overhead_bench.py --runs 7
 	$(BIN)/python bench/chain_bench.py --runs 3
+	$(BIN)/python bench/fleet_triage_bench.py --runs 3 --up
