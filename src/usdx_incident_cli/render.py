@@ -117,8 +117,9 @@ def _name(value: t.Any, key: str) -> t.Optional[str]:
 
 def stack_rows(document: t.Mapping[str, t.Any], dropped: t.Optional[t.Mapping[str, str]] = None) -> list[dict[str, t.Any]]:
     """One summary row per stack of read_incident()'s {'incident', 'hosts'}: severity (None: healthy or not yet
-    assessed), scenario (the one fixed, else the one diagnosed, else the one given), outcome, the steps run (each
-    once, in order), the T+ second the last one ended, and why the chain went on without it (dropped)."""
+    assessed), scenario (the one fixed, else the one diagnosed, else the one given; none for a stack found healthy,
+    whose triage may still rank a scenario on weak evidence), outcome, the steps run (each once, in order), the T+
+    second the last one ended, and why the chain went on without it (dropped)."""
     incident = document.get("incident") or {}
     given = incident.get("scenario") if incident.get("scenario") not in (None, "auto") else None
     rows = []
@@ -131,7 +132,8 @@ def stack_rows(document: t.Mapping[str, t.Any], dropped: t.Optional[t.Mapping[st
         rows.append({
             "host": host,
             "severity": severity if isinstance(severity, str) and severity != "auto" else None,
-            "scenario": _name(record.get("scenario"), "scenario") or _name(decision.get("scenario"), "scenario") or given,
+            "scenario": None if record.get("outcome") == "healthy" else (
+                _name(record.get("scenario"), "scenario") or _name(decision.get("scenario"), "scenario") or given),
             "outcome": record.get("outcome"),
             "steps": list(dict.fromkeys(str(entry.get("id")) for entry in steps)),
             "tplus_end": max(ends) if ends else None,

@@ -222,7 +222,7 @@ def test_respond_ends_with_one_row_per_stack(respond: t.Any, fake_runner: t.Any)
     assert lines[header].split("  ")[0] == "host" and "steps run" in lines[header] and "last step T+" in lines[header]
     row_a, row_b = lines[header + 1].split(), lines[header + 2].split()
     assert row_a[:5] == ["stack-a", "P0", "api_unavailable", "resolved", "8"] and row_a[5].startswith("T+0:")
-    assert row_b[:5] == ["stack-b", "-", "api_unavailable", "healthy", "1"]
+    assert row_b[:5] == ["stack-b", "-", "-", "healthy", "1"]
 
 
 def test_one_stack_has_no_summary_table(run_cli: t.Any, inventory: pathlib.Path, tmp_path: pathlib.Path, fake_runner: t.Any) -> None:
@@ -263,7 +263,8 @@ def test_the_help_tells_auto_dropped_stacks_and_the_table(run_cli: t.Any, capsys
     ("indexer_lag", {"decision": {"scenario": {"scenario": None}}}, "indexer_lag"),
     ("auto", {"decision": {"scenario": {"scenario": None}}}, None),
     ("auto", {}, None),
-], ids=["fixed", "diagnosed", "given", "none", "no-record"])
+    ("auto", {"outcome": "healthy", "decision": {"scenario": {"scenario": "db_connections_exhausted"}}}, None),
+], ids=["fixed", "diagnosed", "given", "none", "no-record", "healthy"])
 def test_a_rows_scenario_is_the_fixed_else_the_diagnosed_else_the_given_one(given: str, record: dict[str, t.Any],
                                                                             scenario: t.Optional[str]) -> None:
     rows = render.stack_rows({"incident": {"scenario": given}, "hosts": {"s1": record or None}})
