@@ -110,7 +110,7 @@ unit: venv collection-link ## unit tests (no Docker needed)
 
 .PHONY: integration
 integration: sandbox-up ee-image ## integration tests: the live sandbox and its faults, real HTTP/SMTP receivers, a browser
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest --durations=15 tests/integration
 
 # Molecule and pytest share one sandbox: the same lock as tests/integration/conftest.py
 # keeps one from clearing the other's fault.

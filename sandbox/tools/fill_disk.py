@@ -110,15 +110,18 @@ def main():
         return
     today = args.now - args.now % DAY
     plan = []  # (relpath, kind, day_start, share)
+    # The recent files first: they are what a clean-up must keep (the newest 3 backups among them), and the loop
+    # below stops at the goal, which the database's own growth while it runs can bring forward; only old
+    # files are then left out.
+    for days in range(1, 5):                               # recent logs: 1..4 days
+        plan.append(("log/indexer-%s.log" % time.strftime("%Y-%m-%d", time.gmtime(today - days * DAY)), "indexer", days, 0.10 / 4))
+    for days in (7, 14):                                   # recent backups (< 60 days, kept by cleanup)
+        plan.append(("backups/usdx_wexel-%s.sql.gz" % time.strftime("%Y-%m-%d", time.gmtime(today - days * DAY)), "backup", days, 0.05 / 2))
     for i, days in enumerate(range(35, 81, 5)):           # old logs: 35..80 days
         plan.append(("log/indexer-%s.log" % time.strftime("%Y-%m-%d", time.gmtime(today - days * DAY)), "indexer", days, 0.30 / 10 * (1.2 if i % 2 else 0.8)))
         plan.append(("log/webapp-%s.log" % time.strftime("%Y-%m-%d", time.gmtime(today - days * DAY)), "webapp", days, 0.05 / 10))
     for days in range(65, 121, 11):                        # old backups: 65..120 days
         plan.append(("backups/usdx_wexel-%s.sql.gz" % time.strftime("%Y-%m-%d", time.gmtime(today - days * DAY)), "backup", days, 0.45 / 6))
-    for days in range(1, 5):                               # recent logs: 1..4 days
-        plan.append(("log/indexer-%s.log" % time.strftime("%Y-%m-%d", time.gmtime(today - days * DAY)), "indexer", days, 0.10 / 4))
-    for days in (7, 14):                                   # recent backups (< 60 days, kept by cleanup)
-        plan.append(("backups/usdx_wexel-%s.sql.gz" % time.strftime("%Y-%m-%d", time.gmtime(today - days * DAY)), "backup", days, 0.05 / 2))
     total_share = sum(p[3] for p in plan)
 
     created = []

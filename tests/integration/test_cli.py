@@ -174,8 +174,8 @@ def lib_steps() -> list[str]:
 
 # Fault -> (severity, the scenario the triage must name, extra arguments). The db-connections fault's sessions are
 # seconds old: the idle threshold is lowered from the runbook's 5 minutes, as in test_db_connections_role.py.
+# api-down runs end to end under --severity auto (test_respond_auto_runs_the_assessed_p0_chain_and_resolves).
 END_TO_END = {
-    "api-down": ("P0", "api_unavailable", []),
     "indexer-lag": ("P0", "indexer_lag", []),
     "disk-full": ("P0", "disk_full", []),
     "bad-deploy": ("P0", "bad_deployment", ["--approve", "rollback"]),
@@ -256,7 +256,9 @@ def test_respond_auto_leaves_a_healthy_stack_alone(usdx_incident: t.Any, healthy
 
 def test_respond_auto_runs_the_assessed_p0_chain_and_resolves(usdx_incident: t.Any, sandbox_fault: t.Any, helpers: t.Any,
                                                               secrets: list[str]) -> None:
-    """api-down under --severity auto: assess first, then the P0 chain without a second assess, each step once."""
+    """api-down under --severity auto, as an on-call engineer runs it: assess first, then the P0 chain without a
+    second assess, each step once within its deadline, contain undone, the smoke test passing, the page
+    acknowledged after its trigger, the lock released."""
     lib = collection.load(collection.locate())
     (helpers.stack.state_dir / "incident" / "breaker.json").unlink(missing_ok=True)  # as the end-to-end tests do
     since = sandbox_fault("api-down")
@@ -270,6 +272,11 @@ def test_respond_auto_runs_the_assessed_p0_chain_and_resolves(usdx_incident: t.A
     assert record["decision"]["scenario"]["scenario"] == "api_unavailable"
     assert [step["id"] for step in record["steps"]] == ["assess", *chain]
     assert [run["ident"] for run in document["runs"]] == ["01-assess", *(f"{n:02d}-{sid}" for n, sid in enumerate(chain, 2))]
+    assert all(step["deadline_met"] is True for step in record["steps"]), record["steps"]
+    verify = next(step for step in record["steps"] if step["id"] == "verify")
+    assert "smoke test passed" in verify["summary"], verify
+    contained = record.get("contained") or {"actions": [], "undone": []}
+    assert sorted(a["action"] for a in contained["actions"]) == sorted(contained["undone"]), "contain was not undone"
     assert document["dropped"] == {}
     # Assess ran before alert: the page is acknowledged after its trigger (by alert), never before it.
     with (helpers.stack.state_dir / "notify" / "received.jsonl").open("rb") as received:
@@ -280,4 +287,5 @@ def test_respond_auto_runs_the_assessed_p0_chain_and_resolves(usdx_incident: t.A
     assert pager == [("trigger", incident), ("acknowledge", incident), ("resolve", incident)], messages
     assert not (helpers.stack.state_dir / "incident" / "response.lock.json").exists(), "the lock outlived the chain"
     assert_no_secret_in(pathlib.Path(document["folder"]), secrets)
+    assert indexer_state(helpers)[0] == "running"
     helpers.sandbox_sh("status")  # rc 0: /health 200
