@@ -192,10 +192,13 @@ def test_respond_auto_heals_the_fault_end_to_end(fault: str, severity: str, scen
     lib_steps = [step["id"] for step in collection.load(collection.locate()).chain.chain_steps(severity)]
     # The sandbox's breaker history is shared by every run on this machine; its own test is test_respond_chain.py.
     (REPO / "sandbox" / ".state" / "incident" / "breaker.json").unlink(missing_ok=True)
-    sandbox_fault(fault)
+    # The triage reads the logs from the fault on: an earlier test's errors (an RPC outage within the last 5 minutes)
+    # are not this incident's evidence.
+    since = sandbox_fault(fault)
     if fault == "db-connections":
         time.sleep(6.5)  # every session of the holder idle past the lowered threshold
-    result = usdx_incident("respond", "--severity", severity, "--scenario", "auto", "--approve", "contain", "--json", *extra)
+    result = usdx_incident("respond", "--severity", severity, "--scenario", "auto", "--approve", "contain", "--json",
+                           "-e", f"triage_log_since={since}", *extra)
     assert result.code == 0, result.stdout[-4000:] + result.stderr[-2000:]
     document = result.json()
     record = document["hosts"]["sandbox"]
