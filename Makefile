@@ -110,7 +110,13 @@ unit: venv collection-link ## unit tests (no Docker needed)
 
 .PHONY: integration
 integration: sandbox-up ee-image ## integration tests: the live sandbox and its faults, real HTTP/SMTP receivers, a browser
-	$(BIN)/pytest --durations=15 tests/integration
+	$(BIN)/pytest --durations=15 -m "not fleet" tests/integration
+
+# Not in make test yet: in 2 of 4 whole-suite runs a healthy fleet stack's containers could not be inspected for a
+# moment ("vanished while being read", once "missing"), root cause not found; alone it passed every time (README).
+.PHONY: integration-fleet
+integration-fleet: sandbox-up ## the fleet tests: stacks 1-3 side by side, each broken its own way, one triage and one response
+	$(BIN)/pytest -m fleet tests/integration/test_fleet.py
 
 # Molecule and pytest share one sandbox: the same lock as tests/integration/conftest.py
 # keeps one from clearing the other's fault.

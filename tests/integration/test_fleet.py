@@ -22,7 +22,7 @@ import pytest
 # The session's stack (tests/integration/conftest.py reads the same variable): the fleet test needs the default one.
 SESSION_STACK = os.environ.get("USDX_SANDBOX_STACK") or "0"
 SKIP_REASON = f"the fleet test runs in a session on the default stack (USDX_SANDBOX_STACK={SESSION_STACK})"
-pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(SESSION_STACK != "0", reason=SKIP_REASON)]
+pytestmark = [pytest.mark.sandbox, pytest.mark.fleet, pytest.mark.skipif(SESSION_STACK != "0", reason=SKIP_REASON)]
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ROOT_STATE = REPO / "sandbox" / ".state"
