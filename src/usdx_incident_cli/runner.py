@@ -62,7 +62,7 @@ class Run:
         recap), each with why; None without a recap: no data is never read as "these failed, the others went on"."""
         if self.recap is None:
             return None
-        processed, failures, dark = (self.recap.get(key) or {} for key in ("processed", "failures", "dark"))
+        processed, failures, dark = (self.recap.get(key) or {} for key in RECAP_KEYS)
         failed = {}
         for host in hosts:
             if dark.get(host):
