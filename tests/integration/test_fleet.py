@@ -49,10 +49,33 @@ def containers(number: int) -> dict[str, str]:
     return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines if line.strip()}
 
 
+# The engine's container events since the fleet came up, recorded as they happen (the engine keeps only its last
+# few hundred, which the health checks' exec events fill in minutes): two whole-suite runs saw a healthy stack's
+# containers "missing" or "vanished while being read" for a moment, and what the engine did then is the clue.
+EVENTS_LOG = ROOT_STATE / "stacks" / "fleet-integration-events.jsonl"
+
+
+def recorded_events(number: int) -> str:
+    if not EVENTS_LOG.exists():
+        return "(no events recorded)"
+    lines = []
+    for line in EVENTS_LOG.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        if attributes.get("com.docker.compose.project") == project(number) and not str(event.get("Action")).startswith(
+                ("exec_", "health_status")):
+            lines.append(f"{event.get('timeNano')} {event.get('Action')} {attributes.get('name')}")
+    return "\n".join(lines) or "(none)"
+
+
 def diagnosis(number: int) -> str:
     """What a failure prints about a stack's containers (a run once saw a healthy stack's containers 'missing')."""
     label = f"label=com.docker.compose.project={project(number)}"
-    return f"docker ps -a --filter {label}:\n" + docker("ps", "-a", "--filter", label)
+    return (f"docker ps -a --filter {label}:\n" + docker("ps", "-a", "--filter", label)
+            + f"\nits containers' events since the fleet came up:\n{recorded_events(number)}")
 
 
 def assert_stack_present(number: int, when: str) -> None:
@@ -91,9 +114,12 @@ def fleet(helpers: t.Any, request: pytest.FixtureRequest) -> t.Iterator[t.Any]:
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         pytest.skip("no usable Docker engine")
     (ROOT_STATE / "stacks").mkdir(parents=True, exist_ok=True)
-    with open(ROOT_STATE / "stacks" / "fleet-integration.lock", "w") as lock:
+    with open(ROOT_STATE / "stacks" / "fleet-integration.lock", "w") as lock, open(EVENTS_LOG, "wb") as events:
         fcntl.flock(lock, fcntl.LOCK_EX)
         request.addfinalizer(lambda: helpers.sandbox_sh("fleet", "down", *map(str, STACKS), timeout=600))
+        recorder = subprocess.Popen(["docker", "events", "--filter", "type=container", "--format", "{{json .}}"],
+                                    stdout=events, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        request.addfinalizer(lambda: (recorder.kill(), recorder.wait(timeout=30)))
         helpers.sandbox_sh("fleet", "up", str(len(STACKS)), timeout=1500)
         yield helpers
 
