@@ -3,8 +3,11 @@
 # with the dev venv, in parallel: the row's Python from pyenv, its ansible-core, the collections of its
 # `ansible` bundle that the collection uses (extracted from the bundle's wheel: installing the whole bundle
 # costs far more and tests nothing more), what the unit tests import, and molecule on the newest row.
-# A venv that already has its row's content is left alone.
-# Usage: scripts/matrix-venv.sh CORE...          (e.g. 2.16 2.20; default: every row but main)
+# With --integration, .venv-matrix/integration-X instead: what the integration tests and molecule run with
+# (the usdx-incident command, ansible-runner, pytest, molecule) on the row's ansible-core and collections, on
+# the dev venv's Python, the one the usdx-incident command is built for (make integration on the oldest row).
+# A venv that already has its content is left alone.
+# Usage: scripts/matrix-venv.sh [--integration] CORE...   (e.g. 2.16 2.20; default: every row but main)
 # Env: MATRIX_PIP_TIMEOUT  seconds one pip call may take (default 600)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +33,17 @@ PY
 molecule_requirement=$(timeout 30 "$dev_python" -c '
 import sys, tomllib
 print(next(r for r in tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]["test"] if r.startswith("molecule")))' "$top/pyproject.toml")
+# The integration venv: the usdx-incident command's own requirements but ansible and ansible-core (the row's
+# come instead), and what the integration tests and molecule need.
+read -r -a integration_requirements < <(timeout 30 "$dev_python" - "$top/pyproject.toml" <<'PY'
+import sys, tomllib
+from packaging.requirements import Requirement
+with open(sys.argv[1], "rb") as stream:
+    project = tomllib.load(stream)["project"]
+print(" ".join([r for r in project["dependencies"] if Requirement(r).name not in {"ansible", "ansible-core"}]
+               + [r for r in project["optional-dependencies"]["test"] if Requirement(r).name in {"pytest", "aiosmtpd", "molecule"}]))
+PY
+)
 
 # The newest pyenv build of a Python minor version (3.12 -> ~/.pyenv/versions/3.12.1/bin/python3.12).
 pyenv_python() {
@@ -43,24 +57,33 @@ pyenv_python() {
 }
 
 build() {
-  local core=$1 venv="$root/core-$1" python bundle core_version wheel stamp want
-  python=$(pyenv_python "$("$matrix" python "$core")")
+  local core=$1 name="$kind-$1" venv="$root/$kind-$1" python bundle core_version wheel stamp want
   bundle=$("$matrix" get "$core" ansible)
   core_version=$("$matrix" get "$core" ansible_core)
-  local -a requirements=("ansible-core==$core_version" "${test_requirements[@]}")
-  # molecule on the newest row (make molecule-newest); requests is already there for community.docker.
-  [[ "$core" == "$("$matrix" newest)" ]] && requirements+=("$molecule_requirement")
+  local -a requirements=("ansible-core==$core_version")
+  if [[ "$kind" == integration ]]; then
+    python=$(readlink -f "$dev_python")
+    requirements+=("${integration_requirements[@]}")
+  else
+    python=$(pyenv_python "$("$matrix" python "$core")")
+    requirements+=("${test_requirements[@]}")
+    # molecule on the newest row (make molecule-newest); requests is already there for community.docker.
+    [[ "$core" == "$("$matrix" newest)" ]] && requirements+=("$molecule_requirement")
+  fi
   want="$("$python" -V) ansible==$bundle ${requirements[*]} collections: $("$matrix" collections)"
   stamp="$venv/.matrix-content"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
      && [[ "$(timeout 60 "$venv/bin/python" -c 'import ansible.release; print(ansible.release.__version__)' 2>/dev/null)" == "$core_version" ]]; then
-    echo "core-$core: up to date (ansible-core $core_version, $("$python" -V))"
+    echo "$name: up to date (ansible-core $core_version, $("$python" -V))"
     return 0
   fi
   rm -rf "$venv"
   # No pip in the venv: the dev venv's pip installs into it (--python), which saves ensurepip's seconds.
   timeout 120 "$python" -m venv --without-pip "$venv"
   timeout "$pip_timeout" "$top/.venv/bin/pip" --python "$venv/bin/python" install --quiet --quiet --no-compile "${requirements[@]}"
+  # The usdx-incident command from this checkout; its ansible pins are the dev venv's, hence --no-deps.
+  [[ "$kind" == integration ]] && timeout "$pip_timeout" "$top/.venv/bin/pip" --python "$venv/bin/python" install \
+    --quiet --quiet --no-compile --no-deps --editable "$top"
   # The bundle's wheel, downloaded once, then only the collections the collection uses are copied out of it.
   wheel="$cache/ansible-$bundle-py3-none-any.whl"
   if [[ ! -f "$wheel" ]]; then
@@ -80,9 +103,11 @@ with zipfile.ZipFile(wheel) as bundle:
     bundle.extractall(sysconfig.get_paths()["purelib"], members)
 PY
   echo "$want" > "$stamp"
-  echo "core-$core: built (ansible-core $core_version, $("$python" -V), collections of ansible $bundle)"
+  echo "$name: built (ansible-core $core_version, $("$python" -V), collections of ansible $bundle)"
 }
 
+kind=core
+[[ "${1:-}" == --integration ]] && { kind=integration; shift; }
 mkdir -p "$cache"
 cores=("$@"); [[ ${#cores[@]} -gt 0 ]] || read -r -a cores < <("$matrix" others)
 [[ ${#cores[@]} -gt 0 ]] || { echo "matrix-venv.sh: no release to run (scripts/matrix.sh others failed?)" >&2; exit 2; }
@@ -90,16 +115,16 @@ for core in "${cores[@]}"; do "$matrix" get "$core" ansible >/dev/null; done  # 
 
 declare -A pids
 for core in "${cores[@]}"; do
-  ( start=$SECONDS; build "$core"; echo "core-$core: $((SECONDS - start)) s" ) > "$root/core-$core.log" 2>&1 &
+  ( start=$SECONDS; build "$core"; echo "$kind-$core: $((SECONDS - start)) s" ) > "$root/$kind-$core.log" 2>&1 &
   pids[$core]=$!
 done
 failed=()
 for core in "${cores[@]}"; do
-  if wait "${pids[$core]}"; then cat "$root/core-$core.log"; else
-    cat "$root/core-$core.log" >&2; failed+=("$core")
+  if wait "${pids[$core]}"; then cat "$root/$kind-$core.log"; else
+    cat "$root/$kind-$core.log" >&2; failed+=("$core")
   fi
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
-  echo "matrix-venv.sh: failed: ${failed[*]} (logs: .venv-matrix/core-X.log)" >&2
+  echo "matrix-venv.sh: failed: ${failed[*]} (logs: .venv-matrix/$kind-X.log)" >&2
   exit 1
 fi

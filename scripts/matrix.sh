@@ -3,6 +3,7 @@
 # Usage: scripts/matrix.sh cores              every row (2.16 2.17 ...)
 #        scripts/matrix.sh others             every row but main (the dev venv's), which the matrix lane builds
 #        scripts/matrix.sh supported          the rows the whole collection is claimed for
+#        scripts/matrix.sh oldest             the oldest supported row: the integration tests run on it
 #        scripts/matrix.sh collections        the collections a matrix venv takes from its row's bundle
 #        scripts/matrix.sh main|ee|newest     that row's core
 #        scripts/matrix.sh python CORE        the row's Python (e.g. 3.12)
@@ -17,7 +18,7 @@ path, args = sys.argv[1], sys.argv[2:]
 with open(path, encoding="utf-8") as stream:
     matrix = yaml.safe_load(stream)
 cores = matrix["cores"]
-usage = "usage: matrix.sh cores|others|supported|collections|main|ee|newest|python CORE|get CORE FIELD"
+usage = "usage: matrix.sh cores|others|supported|collections|main|ee|newest|oldest|python CORE|get CORE FIELD"
 
 
 def row(core):
@@ -35,6 +36,8 @@ elif command in ("supported", "collections") and len(args) == 1:
     print(" ".join(matrix[command]))
 elif command in ("main", "ee", "newest") and len(args) == 1:
     print(matrix[command])
+elif command == "oldest" and len(args) == 1:
+    print(min(matrix["supported"], key=lambda core: tuple(int(part) for part in core.split("."))))
 elif command == "python" and len(args) == 2:
     print(row(args[1])["python"])
 elif command == "get" and len(args) == 3:

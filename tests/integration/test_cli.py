@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, USDX/Wexel DevOps Team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The usdx-incident command as installed (.venv/bin/usdx-incident), against the live sandbox.
+"""The usdx-incident command as installed (next to the Python running the tests), against the live sandbox.
 
 Run off a terminal, as CI and AWX run it: no colour, no spinner. The database password is in the command's
 environment (as in production), and no file of the incident folder, and nothing printed, may contain it.

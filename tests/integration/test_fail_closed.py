@@ -12,6 +12,7 @@ import json
 import pathlib
 import random
 import subprocess
+import sys
 import time
 import typing as t
 
@@ -103,7 +104,7 @@ def test_the_triage_playbook_says_incomplete_when_docker_hangs(healthy_sandbox, 
         pytest.skip("the fail-closed summary filter is not there")
     docker = docker_cli(f"sleep 600 {sleep_marker}\n")
     findings_dir = tmp_path / "findings"
-    command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "inventories/sandbox"), str(REPO / "playbooks/triage.yml"),
+    command = [str(pathlib.Path(sys.executable).with_name("ansible-playbook")), "-i", str(REPO / "inventories/sandbox"), str(REPO / "playbooks/triage.yml"),
                "-e", f"triage_findings_dir={findings_dir}", "-e", f"usdx_docker_cli={docker}", "-e", "triage_check_timeout=4"]
     proc = subprocess.run(command, cwd=REPO, env=helpers.ansible_env(), capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

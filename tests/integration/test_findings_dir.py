@@ -14,6 +14,7 @@ import os
 import pathlib
 import stat
 import subprocess
+import sys
 import typing as t
 
 import pytest
@@ -31,7 +32,7 @@ class Run(t.NamedTuple):
 
 
 def run_triage(helpers: t.Any, findings_dir: pathlib.Path) -> Run:
-    command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "inventories/sandbox"),
+    command = [str(pathlib.Path(sys.executable).with_name("ansible-playbook")), "-i", str(REPO / "inventories/sandbox"),
                str(REPO / "playbooks/triage.yml"), "-e", f"triage_findings_dir={findings_dir}"]
     proc = subprocess.run(command, cwd=REPO, env=helpers.ansible_env(), capture_output=True, text=True, timeout=300, check=False)
     return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import pathlib
 import subprocess
+import sys
 import typing as t
 
 import pytest
@@ -27,7 +28,7 @@ class Triage(t.NamedTuple):
 def triage(helpers: t.Any, tmp_path: pathlib.Path) -> t.Callable[[str], Triage]:
     """Run playbooks/triage.yml on the sandbox inventory; its findings document and output."""
     def run(log_since: str) -> Triage:
-        command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "inventories/sandbox"),
+        command = [str(pathlib.Path(sys.executable).with_name("ansible-playbook")), "-i", str(REPO / "inventories/sandbox"),
                    str(REPO / "playbooks/triage.yml"), "-e", f"triage_findings_dir={tmp_path}", "-e", f"triage_log_since={log_since}"]
         proc = subprocess.run(command, cwd=REPO, env=helpers.ansible_env(), capture_output=True, text=True, timeout=300, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

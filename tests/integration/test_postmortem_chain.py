@@ -21,6 +21,7 @@ import pathlib
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -118,7 +119,7 @@ def test_a_killed_chain_keeps_its_timeline_and_still_gets_its_post_mortem(sandbo
     extra.write_text(json.dumps({"respond_incidents_dir": str(incidents), "respond_state_dir": str(state_dir(tmp_path)),
                                  "respond_approve": ["contain"]}))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-    process = subprocess.Popen([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(REPO / "inventories" / "sandbox"),
+    process = subprocess.Popen([str(pathlib.Path(sys.executable).with_name("ansible-playbook")), "-i", str(REPO / "inventories" / "sandbox"),
                                 str(P0_PLAYBOOK), "-e", f"@{extra}"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -143,7 +144,7 @@ def test_a_killed_chain_keeps_its_timeline_and_still_gets_its_post_mortem(sandbo
     assert any(e["event"] == "notification" and e["kind"] == "alert" and e["delivered"] for e in events)
     assert [e["at"] for e in events] == sorted(e["at"] for e in events)
 
-    written = subprocess.run([str(REPO / ".venv" / "bin" / "usdx-incident"), "postmortem", folder.name, "--incidents-dir",
+    written = subprocess.run([str(pathlib.Path(sys.executable).with_name("usdx-incident")), "postmortem", folder.name, "--incidents-dir",
                               str(incidents), "-i", str(REPO / "inventories" / "sandbox")],
                              env=env, capture_output=True, text=True, timeout=300, check=False)
     assert written.returncode == 0, written.stdout + written.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import pathlib
 import subprocess
+import sys
 import typing as t
 
 import pytest
@@ -30,7 +31,7 @@ class Triage(t.NamedTuple):
 def triage(helpers: t.Any, tmp_path: pathlib.Path) -> t.Callable[..., Triage]:
     """Run the triage playbook on the sandbox inventory; return its findings document and output."""
     def run(log_since: str, *extra: str) -> Triage:
-        command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "inventories/sandbox"),
+        command = [str(pathlib.Path(sys.executable).with_name("ansible-playbook")), "-i", str(REPO / "inventories/sandbox"),
                    str(REPO / "playbooks/triage.yml"), "-e", f"triage_findings_dir={tmp_path}",
                    "-e", f"triage_log_since={log_since}", *extra]
         proc = subprocess.run(command, cwd=REPO, env=helpers.ansible_env(), capture_output=True, text=True, timeout=300, check=False)
@@ -158,7 +159,7 @@ def test_hung_docker_cli_yields_a_partial_result(healthy_sandbox: dict[str, str]
 ], ids=["deadlines", "no-checks"])
 def test_bad_role_variables_are_refused_before_any_check(sandbox: dict[str, str], helpers: t.Any, tmp_path: pathlib.Path,
                                                          extra: list[str], message: str) -> None:
-    command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "inventories/sandbox"), str(REPO / "playbooks/triage.yml"),
+    command = [str(pathlib.Path(sys.executable).with_name("ansible-playbook")), "-i", str(REPO / "inventories/sandbox"), str(REPO / "playbooks/triage.yml"),
                "-e", f"triage_findings_dir={tmp_path}", *extra]
     proc = subprocess.run(command, cwd=REPO, env=helpers.ansible_env(), capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode != 0
