@@ -22,9 +22,12 @@ FILTER_PREFIX = "notifier_config: "
 
 
 def config_error(message: t.Any) -> str:
-    """The configuration error as one line: the filter's own message when it is one, else ansible's, joined."""
-    text = " ".join(str(message).split())
-    return text[text.rfind(FILTER_PREFIX):] if FILTER_PREFIX in text else text
+    """The configuration error as one line: the filter's own message when it is one (its line: before ansible-core
+    2.19 ansible adds where the task is on the lines after it), else ansible's, joined."""
+    text = str(message)
+    if FILTER_PREFIX in text:
+        text = text[text.rfind(FILTER_PREFIX):].splitlines()[0]
+    return " ".join(text.split())
 
 
 def result_line(host: str, result: t.Mapping[str, t.Any], paint: t.Any) -> str:

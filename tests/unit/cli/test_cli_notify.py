@@ -19,10 +19,18 @@ SLACK = {"backend": "slack", "name": "ops-slack", "kind": "test", "delivered": T
 PAGER = {"backend": "pagerduty", "name": "oncall", "kind": "test", "delivered": True, "attempts": 2, "error": None}
 HOOK_404 = {"backend": "webhook", "name": "relay", "kind": "test", "delivered": False, "attempts": 1,
             "error": 'HTTP 404: {"error": "no such hook"} (after 1 attempt in 0.0 s)'}
-# ansible's message around the filter's line, as the playbook's rescue hands it over.
+# ansible's message around the filter's line, as the playbook's rescue hands it over: ansible-core 2.19's, and
+# 2.16's, which adds where the task is on the lines after it.
 WRAPPED = ("Task failed: Finalization of task args for 'ansible.builtin.assert' failed: Error while resolving value\n"
            "for 'that': The filter plugin 'usdx.incident.notifier_config' failed: notifier_config: notify_backends[0] "
            "(name 'oncall'): routing_key is required for type pagerduty (required: routing_key)")
+WRAPPED_BEFORE_2_19 = (
+    "The conditional check 'notify_backends | usdx.incident.notifier_config('notify_backends') is sequence' failed. "
+    "The error was: notifier_config: notify_backends[0] (name 'oncall'): routing_key is required for type pagerduty "
+    "(required: routing_key)\n\nThe error appears to be in '/x/roles/notify/tasks/main.yml': line 17, column 11, but may\n"
+    "be elsewhere in the file depending on the exact syntax problem.\n\nThe offending line appears to be:\n\n"
+    "    ansible.builtin.assert:\n      that: notify_backends | usdx.incident.notifier_config('notify_backends') is sequence\n"
+    "          ^ here\n")
 
 
 def ok(results: list[dict[str, t.Any]]) -> dict[str, t.Any]:
@@ -86,8 +94,9 @@ def test_nothing_delivered_is_no_success(notify_with: t.Any, reports: dict[str, 
     assert result.code == 1 and line in result.stdout.splitlines()
 
 
-def test_configuration_error_is_exit_2_with_one_line_naming_the_variable(notify_with: t.Any) -> None:
-    result = notify_with({"usdx_notify_test": {"stack-a": {"results": [], "error": WRAPPED}, "stack-b": ok([SLACK])}})
+@pytest.mark.parametrize("wrapped", [WRAPPED, WRAPPED_BEFORE_2_19], ids=["ansible-core-2.19", "before-2.19"])
+def test_configuration_error_is_exit_2_with_one_line_naming_the_variable(notify_with: t.Any, wrapped: str) -> None:
+    result = notify_with({"usdx_notify_test": {"stack-a": {"results": [], "error": wrapped}, "stack-b": ok([SLACK])}})
     assert result.code == 2
     assert result.stderr.splitlines() == ["usdx-incident notify: stack-a: notifier_config: notify_backends[0] (name 'oncall'): "
                                           "routing_key is required for type pagerduty (required: routing_key)"]
