@@ -51,8 +51,9 @@ BUILD_TIMEOUT = 1800
 @pytest.fixture(scope="session")
 def ee_image(sandbox: dict[str, str]) -> str:
     """The Debian-built execution environment image, rebuilt when its content changed (held under the sandbox
-    lock: its base image is the sandbox's)."""
-    proc = subprocess.run([sys.executable, str(REPO / "tests" / "ee" / "build_image.py"), "--image", IMAGE],
+    lock: its base image is the sandbox's). Built from the dev venv, as make ee-image does: the image holds the
+    execution environment's release (versions.yml's ee row, the dev venv's), whatever release runs the tests."""
+    proc = subprocess.run([str(REPO / ".venv" / "bin" / "python"), str(REPO / "tests" / "ee" / "build_image.py"), "--image", IMAGE],
                           capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
     assert proc.returncode == 0, f"building {IMAGE} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return IMAGE
