@@ -31,6 +31,9 @@ import time
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TOP / "tests" / "tools"))
+import processes  # noqa: E402  # the process-tree walk the tests use to end a run
+
 BIN = Path(sys.executable).parent
 SANDBOX_SH = TOP / "sandbox" / "sandbox.sh"
 INVENTORY = TOP / "inventories" / "sandbox-fleet"
@@ -44,27 +47,6 @@ def ansible_env() -> dict[str, str]:
     env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"))
     env.pop("USDX_SANDBOX_STACK", None)  # the fleet inventory's hosts name their stacks
     return env
-
-
-def process_tree(root: int) -> list[int]:
-    """root and every process descended from it, as /proc shows them now."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                # the command name (field 2) may hold spaces and parentheses: fields after its last ")"
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
 
 
 def memory_kib(pid: int) -> tuple[int, int]:
@@ -93,7 +75,7 @@ class PeakMemory(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             pss = rss = 0
-            for pid in process_tree(self.root):
+            for pid in [self.root, *processes.descendants(self.root)]:
                 one_pss, one_rss = memory_kib(pid)
                 pss, rss = pss + one_pss, rss + one_rss
             self.peak_pss, self.peak_rss = max(self.peak_pss, pss), max(self.peak_rss, rss)

@@ -19,7 +19,6 @@ import json
 import os
 import pathlib
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ import time
 import pytest
 import yaml
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+import processes  # noqa: E402
 from test_respond_chain import DB_IDLE_THRESHOLD, HOST, P0_STEPS, P0_PLAYBOOK, REPO, run_chain, state_dir
 
 pytestmark = pytest.mark.sandbox
@@ -133,8 +134,8 @@ def test_a_killed_chain_keeps_its_timeline_and_still_gets_its_post_mortem(sandbo
             time.sleep(0.2)
         assert process.poll() is None, "the chain ended before its fix step: nothing to kill"
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        survivors = processes.kill_run(process)
+    assert survivors == [], f"processes of the killed chain still running: {survivors}"
     assert folder is not None
 
     events = timeline_events(folder)

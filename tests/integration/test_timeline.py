@@ -24,6 +24,7 @@ from usdx_incident_cli import collection
 from usdx_incident_cli import runner as runner_mod
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tools"))
+import processes  # noqa: E402
 import receivers as receiver_tools  # noqa: E402
 
 # The receivers' fixtures, by name in this module as pytest looks them up.
@@ -132,44 +133,6 @@ def test_check_mode_is_recorded(tmp_path: pathlib.Path, env: dict[str, str]) -> 
     assert {e["check_mode"] for e in events if e["event"] == "task"} == {True}
 
 
-def parent_pids() -> dict[int, int]:
-    """pid -> parent pid of every process, from /proc (a process gone while read is left out)."""
-    parents = {}
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # The command name, in parentheses, may hold spaces: the fields after its closing one are fixed.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    return parents
-
-
-def descendants(pid: int) -> list[int]:
-    parents = parent_pids()
-    found, frontier = [], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
-def signal_each(pids: list[int], signum: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-
-def zombie(pid: int) -> bool:
-    try:
-        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def test_a_killed_run_keeps_every_event_up_to_the_kill(tmp_path: pathlib.Path, env: dict[str, str]) -> None:
     incidents = tmp_path / "incidents"
     proc = subprocess.Popen(playbook_argv("killed.yml", incidents), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
@@ -186,21 +149,9 @@ def test_a_killed_run_keeps_every_event_up_to_the_kill(tmp_path: pathlib.Path, e
         else:
             pytest.fail(f"the first three task events did not appear in time (ansible-playbook rc {proc.poll()})")
     finally:
-        # ansible-playbook's workers run in sessions of their own (setsid), out of its process group, and outlive
-        # a kill of it: the whole family is stopped (so that none forks another) until no new one appears, then
-        # killed, so that nothing of the run outlives the test.
-        os.killpg(proc.pid, signal.SIGSTOP)
-        family: list[int] = []
-        while new := [pid for pid in descendants(proc.pid) if pid not in family]:
-            family += new
-            signal_each(new, signal.SIGSTOP)
-        os.killpg(proc.pid, signal.SIGKILL)
-        signal_each(family, signal.SIGKILL)
-        proc.wait(timeout=30)
+        survivors = processes.kill_run(proc)
     assert proc.returncode == -signal.SIGKILL
-    time.sleep(0.5)
-    assert not [pid for pid in family if pathlib.Path(f"/proc/{pid}").exists() and not zombie(pid)], \
-        "a worker of the killed ansible-playbook is still running"
+    assert survivors == [], f"processes of the killed ansible-playbook still running: {survivors}"
     folder = the_folder(incidents)
     events = read_events(folder)
     assert [e["event"] if e["event"] != "task" else e["task"] for e in events] == [
