@@ -303,7 +303,8 @@ def test_verify_gives_up_at_its_deadline(sandbox_fault):
     assert "did not become healthy within 4 s" in message and "http://127.0.0.1:3000/ answered 503" in message
     assert run.outcome["start"] == ["indexer"] and run.outcome["restart"] == []
     wait = run.task("Wait for the API, the webapp and the containers")
-    assert wait["attempts"] >= 3, "verify did not poll"
+    # A second poll is the point; how many fit in 4 s is the machine's speed (3 here, 2 on a loaded runner).
+    assert wait["attempts"] >= 2, "verify did not poll again"
     # One deadline: 4 s, plus the poll running when it passed (its probes are bounded by 1 s) and one poll delay.
     assert _task_seconds(run, "Wait for the API, the webapp and the containers") <= 4 + 1 + 0.5 + 1
 
