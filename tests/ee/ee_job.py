@@ -83,8 +83,9 @@ def exposed_dirs(exposed: pathlib.Path) -> dict[str, pathlib.Path]:
 
 
 def private_data_dir(root: pathlib.Path, ident: str, *, sandbox_env: t.Mapping[str, str], exposed: pathlib.Path,
-                     extravars: t.Mapping[str, t.Any], isolated: bool, timeout: int) -> pathlib.Path:
-    """A private data dir laid out as AWX lays out a job's; isolated, env/settings carries the container's mounts."""
+                     extravars: t.Mapping[str, t.Any], isolated: bool, timeout: int, stack: int = 0) -> pathlib.Path:
+    """A private data dir laid out as AWX lays out a job's; isolated, env/settings carries the container's mounts.
+    C(stack) is the sandbox stack, a host variable: the job's environment is AWX's, not the caller's."""
     pdd = root / f"pdd-{ident}"
     project = pdd / "project"
     project.mkdir(parents=True)
@@ -97,6 +98,7 @@ def private_data_dir(root: pathlib.Path, ident: str, *, sandbox_env: t.Mapping[s
     group_vars = yaml.safe_load(GROUP_VARS.read_text())
     host_vars = {
         "ansible_connection": "local",
+        "usdx_sandbox_stack": stack,
         # The Python that runs ansible-playbook: the image's, or the controller's venv; both have requirements.txt.
         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
         "usdx_compose_project_src": str(SANDBOX_DIR),

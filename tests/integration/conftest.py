@@ -29,39 +29,10 @@ import typing as t
 import pytest
 import yaml
 
+from sandbox_stack import STACK, Stack
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SANDBOX_SH = REPO / "sandbox" / "sandbox.sh"
-FLEET_MAX = 8
-
-
-def _stack_number() -> int:
-    value = os.environ.get("USDX_SANDBOX_STACK") or "0"
-    if value not in {str(n) for n in range(FLEET_MAX + 1)}:
-        raise pytest.UsageError(f"USDX_SANDBOX_STACK={value!r}: accepted 0 (the default stack) or 1 to {FLEET_MAX} (fleet stacks)")
-    return int(value)
-
-
-class Stack(t.NamedTuple):
-    """One sandbox stack as sandbox.sh lays it out."""
-
-    number: int
-    project: str
-    port_offset: int
-    state_dir: pathlib.Path
-    env_file: pathlib.Path
-    data_dir: pathlib.Path
-
-    @classmethod
-    def of(cls, number: int) -> "Stack":
-        state = REPO / "sandbox" / ".state" / ("" if number == 0 else f"stacks/{number}")
-        return cls(number, "usdx-wexel" if number == 0 else f"usdx-wexel-{number}", 10 * number, state,
-                   state / "sandbox.env", state / "data")
-
-    def port(self, default: int) -> int:
-        return default + self.port_offset
-
-
-STACK = Stack.of(_stack_number())
 STATE_DIR = STACK.state_dir
 ENV_FILE = STACK.env_file
 DATA_DIR = STACK.data_dir

@@ -30,6 +30,8 @@ import typing as t
 import pytest
 import yaml
 
+from sandbox_stack import STACK
+
 pytestmark = pytest.mark.sandbox
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -37,7 +39,7 @@ PLAYBOOK = REPO / "playbooks" / "api_unavailable.yml"
 INVENTORY = REPO / "inventories" / "sandbox"
 # The ansible of the Python running the tests (the project's virtualenv).
 VENV_BIN = pathlib.Path(sys.executable).parent
-PROJECT = "usdx-wexel"
+PROJECT = STACK.project
 HOST = "sandbox"
 
 
@@ -245,7 +247,7 @@ def test_fault_in_front_of_the_api_changes_nothing(healthy_sandbox, front, url_e
     assert message.startswith("FAULT IN FRONT OF THE API")
     assert "in front of the API (DNS, TLS, load balancer, network)" in message
     assert f"{url}/health {url_error}" in message
-    assert "http://127.0.0.1:3001/health answered 200" in message  # the direct probe of the container's own port
+    assert f"http://127.0.0.1:{STACK.port(3001)}/health answered 200" in message  # the direct probe of the container's own port
     assert run.task("Probe the API container's own published port").get("skipped") is not True
     assert run.outcome["front_fault"] and run.outcome["direct_status"] == 200
     assert run.outcome["start"] == [] and run.outcome["restart"] == []
@@ -300,7 +302,7 @@ def test_verify_gives_up_at_its_deadline(sandbox_fault):
 
     task, message = run.failure()
     assert task.startswith("Fail with what did not become healthy"), (task, message)
-    assert "did not become healthy within 4 s" in message and "http://127.0.0.1:3000/ answered 503" in message
+    assert "did not become healthy within 4 s" in message and f"http://127.0.0.1:{STACK.port(3000)}/ answered 503" in message
     assert run.outcome["start"] == ["indexer"] and run.outcome["restart"] == []
     wait = run.task("Wait for the API, the webapp and the containers")
     # A second poll is the point; how many fit in 4 s is the machine's speed (3 here, 2 on a loaded runner).

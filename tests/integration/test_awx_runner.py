@@ -24,6 +24,8 @@ import typing as t
 import pytest
 import yaml
 
+from sandbox_stack import STACK
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = pathlib.Path(sys.executable).parent
 HOST = "sandbox"
@@ -97,7 +99,8 @@ def private_data_dir(root: pathlib.Path, sandbox: dict[str, str], template: dict
     # The inventory: the sandbox's stack description as group variables. Under AWX the inventory's directory is
     # the private data dir's, so the host's own variables replace the paths the sandbox derives from it.
     group_vars = yaml.safe_load(SANDBOX_GROUP_VARS.read_text())
-    host_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+    # The stack is a host variable: the job's environment is AWX's, not this session's (USDX_SANDBOX_STACK).
+    host_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "usdx_sandbox_stack": STACK.number,
                  "usdx_compose_project_src": str(REPO / "sandbox"), "triage_findings_dir": str(root / "findings"),
                  "respond_incidents_dir": str(root / "incidents"), "respond_state_dir": str(root / "state")}
     unplaced = sorted(name for name, value in group_vars.items() if "inventory_dir" in str(value) and name not in host_vars)

@@ -191,7 +191,7 @@ def test_respond_auto_heals_the_fault_end_to_end(fault: str, severity: str, scen
     in the runbook's order within its deadline, contain undone, the stack healthy and its smoke test passing."""
     lib_steps = [step["id"] for step in collection.load(collection.locate()).chain.chain_steps(severity)]
     # The sandbox's breaker history is shared by every run on this machine; its own test is test_respond_chain.py.
-    (REPO / "sandbox" / ".state" / "incident" / "breaker.json").unlink(missing_ok=True)
+    (helpers.stack.state_dir / "incident" / "breaker.json").unlink(missing_ok=True)
     # The triage reads the logs from the fault on: an earlier test's errors (an RPC outage within the last 5 minutes)
     # are not this incident's evidence.
     since = sandbox_fault(fault)

@@ -17,9 +17,11 @@ import psycopg2
 import pytest
 import yaml
 
+from sandbox_stack import STACK
+
 pytestmark = pytest.mark.sandbox
 
-PROJECT = "usdx-wexel"
+PROJECT = STACK.project
 SERVICES = ["chain", "db", "indexer", "redis", "webapp"]
 
 

@@ -32,15 +32,16 @@ import typing as t
 
 import pytest
 
-from playbook_run import HOST, REPO, PlaybookRun, run_playbook  # noqa: E402
+from playbook_run import HOST, PlaybookRun, run_playbook  # noqa: E402
+from sandbox_stack import REPO, STACK  # noqa: E402
 
 pytestmark = pytest.mark.sandbox
 
 PLAYBOOK = REPO / "playbooks" / "disk_full.yml"
-DATA = REPO / "sandbox" / ".state" / "data"
+DATA = STACK.data_dir
 LOG, BACKUPS, PGDATA = DATA / "log", DATA / "backups", DATA / "pgdata"
 DAY = 86400.0
-PROJECT = "usdx-wexel"
+PROJECT = STACK.project
 
 
 class Run(PlaybookRun):

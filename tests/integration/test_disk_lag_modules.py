@@ -10,14 +10,13 @@ The triage filters are applied to the live results too, so their findings shape 
 from __future__ import annotations
 
 import os
-import pathlib
 import sys
 
 import pytest
 
-# Not imported from conftest.py: "conftest" may name tests/unit/conftest.py when both trees are collected.
-REPO = pathlib.Path(__file__).resolve().parents[2]
-STATE_DIR = REPO / "sandbox" / ".state"
+from sandbox_stack import REPO, STACK  # noqa: E402
+
+STATE_DIR = STACK.state_dir
 if str(REPO / "build" / "collections") not in sys.path:
     sys.path.insert(0, str(REPO / "build" / "collections"))
 from ansible_collections.usdx.incident.plugins.filter.scenarios import rank_scenarios  # noqa: E402
@@ -61,7 +60,7 @@ def test_healthy(healthy_sandbox, module_runner, lag_args):
     assert disk["logs"]["old_count"] == 0 and disk["backups"]["old_count"] == 0
     assert disk["docker"]["available"] is True
 
-    deployment = _ok(module_runner("deployment_info", {"repo_path": str(REPO), "project_name": "usdx-wexel"}))
+    deployment = _ok(module_runner("deployment_info", {"repo_path": str(REPO), "project_name": STACK.project}))
     assert deployment["repo_found"] is True and deployment["commits"]
     assert set(deployment["services"]) >= {"db", "redis", "chain", "indexer", "webapp"}
     assert all(s["state"] == "running" and s["image_id"].startswith("sha256:") for s in deployment["services"].values())

@@ -28,6 +28,7 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "ee"))
 import ee_job  # noqa: E402  # pylint: disable=wrong-import-position
+from sandbox_stack import STACK  # noqa: E402  # pylint: disable=wrong-import-position
 from test_respond_chain import container, http_status  # noqa: E402  # pylint: disable=wrong-import-position
 
 # Not imported from conftest.py: "conftest" may name tests/unit/conftest.py when both trees are collected.
@@ -62,7 +63,7 @@ def ee_image(sandbox: dict[str, str]) -> str:
 def isolated_job(tmp_path: pathlib.Path, sandbox: dict[str, str], image: str, playbook: str, ident: str,
                  timeout: int, **extravars: t.Any) -> ee_job.Job:
     pdd = ee_job.private_data_dir(tmp_path, ident, sandbox_env=sandbox, exposed=tmp_path / "exposed",
-                                  extravars=extravars, isolated=True, timeout=timeout)
+                                  extravars=extravars, isolated=True, timeout=timeout, stack=STACK.number)
     return ee_job.run(pdd, playbook, ident, image=image, timeout=timeout)
 
 

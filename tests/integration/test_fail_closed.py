@@ -17,12 +17,13 @@ import time
 import typing as t
 
 import pytest
+
+from sandbox_stack import REPO, STACK
 import yaml
 
 pytestmark = pytest.mark.sandbox
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-DATA = REPO / "sandbox" / ".state" / "data"
+DATA = STACK.data_dir
 CHECKS = ["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment"]
 DENIED = ("permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: "
           "Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.41/containers/json\": dial unix /var/run/docker.sock: connect: permission denied")

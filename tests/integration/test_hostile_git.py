@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+from sandbox_stack import STACK
+
 pytestmark = pytest.mark.sandbox
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "Mallory", "GIT_AUTHOR_EMAIL": "m@example.com", "GIT_COMMITTER_NAME": "Mallory",
@@ -68,7 +70,7 @@ def _prove_hostile(repo: pathlib.Path, markers: pathlib.Path) -> None:
 
 def test_deployment_info_runs_nothing_of_the_checkout(sandbox, module_runner, hostile_repo):
     repo, markers = hostile_repo
-    result = module_runner("deployment_info", {"repo_path": str(repo), "project_name": "usdx-wexel"}).result
+    result = module_runner("deployment_info", {"repo_path": str(repo), "project_name": STACK.project}).result
     assert sorted(os.listdir(markers)) == [], "git ran a program of the checkout"
     assert result.get("failed") is None and result["repo_found"] is True, result
     assert [c["subject"] for c in result["commits"]] == ["indexer: bump", "deploy: compose file"]

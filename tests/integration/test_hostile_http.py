@@ -13,7 +13,6 @@ Run: .venv/bin/pytest -m sandbox tests/integration/test_hostile_http.py
 from __future__ import annotations
 
 import json
-import pathlib
 import socket
 import subprocess
 import threading
@@ -22,12 +21,13 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from sandbox_stack import REPO, STACK
 import yaml
 
 pytestmark = pytest.mark.sandbox
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-DATA = REPO / "sandbox" / ".state" / "data"
+DATA = STACK.data_dir
 HTTP_TIMEOUT = 2
 SAMPLE = 1
 # Ansible's own start-up and the other checks around the deadlines under test.

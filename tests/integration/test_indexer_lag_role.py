@@ -26,6 +26,7 @@ import psycopg2
 import pytest
 
 from playbook_run import REPO, PlaybookRun, run_playbook  # noqa: E402
+from sandbox_stack import STACK  # noqa: E402
 
 pytestmark = pytest.mark.sandbox
 
@@ -49,7 +50,7 @@ def run_role(env: dict[str, str], check: bool = False, **extra: t.Any) -> Run:
 
 def containers() -> dict[str, tuple[str, str]]:
     """service -> (container id, State.StartedAt) of the running compose project."""
-    ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=com.docker.compose.project=usdx-wexel"],
+    ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={STACK.project}"],
                          capture_output=True, text=True, check=True, timeout=30).stdout.split()
     out = subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True, timeout=30).stdout
     return {c["Config"]["Labels"]["com.docker.compose.service"]: (c["Id"], c["State"]["StartedAt"]) for c in json.loads(out)}

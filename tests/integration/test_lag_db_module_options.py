@@ -19,9 +19,11 @@ import json
 import psycopg2
 import pytest
 
+from sandbox_stack import STACK
+
 pytestmark = pytest.mark.sandbox
 
-PROJECT = "usdx-wexel"
+PROJECT = STACK.project
 MAX_LAG = 10
 
 

@@ -21,10 +21,11 @@ import time
 
 import pytest
 
+from sandbox_stack import STACK
+
 pytestmark = pytest.mark.sandbox
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-DATA = REPO / "sandbox" / ".state" / "data"
+DATA = STACK.data_dir
 LOGS = DATA / "log"
 BACKUPS = DATA / "backups"
 DAY = 86400

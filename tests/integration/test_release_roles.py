@@ -24,10 +24,11 @@ import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from playbook_run import REPO, PlaybookRun, run_playbook  # noqa: E402
+from sandbox_stack import STACK  # noqa: E402
 
 pytestmark = pytest.mark.sandbox
 
-STATE_DIR = REPO / "sandbox" / ".state"
+STATE_DIR = STACK.state_dir
 DEPLOY_DIR = STATE_DIR / "deploy"
 ENV_FILE = STATE_DIR / "sandbox.env"
 GOOD, HOTFIX, BAD = "v1.4.0", "v1.4.1", "v1.5.0"
@@ -54,7 +55,7 @@ def result_of(run: PlaybookRun, fact: str) -> dict[str, t.Any]:
 
 def containers() -> dict[str, tuple[str, str, str]]:
     """service -> (container id, started at, release label) of the project's containers."""
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=usdx-wexel"],
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={STACK.project}"],
                          capture_output=True, text=True, check=True).stdout.split()
     docs = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=True).stdout)
     return {d["Config"]["Labels"]["com.docker.compose.service"]: (d["Id"], d["State"]["StartedAt"], d["Config"]["Labels"].get("io.usdx-sandbox.release", ""))

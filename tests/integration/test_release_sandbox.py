@@ -17,8 +17,10 @@ import urllib.request
 
 import pytest
 
+from sandbox_stack import STACK
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-STATE_DIR = REPO / "sandbox" / ".state"
+STATE_DIR = STACK.state_dir
 DEPLOY_DIR = STATE_DIR / "deploy"
 ENV_FILE = STATE_DIR / "sandbox.env"
 GOOD, BAD = "v1.4.0", "v1.5.0"
@@ -37,7 +39,7 @@ def _get(url: str) -> tuple[int, dict]:
 
 def _containers() -> dict[str, dict[str, str]]:
     """service -> id and release label of its container."""
-    out = subprocess.run(["docker", "ps", "-a", "--filter", "label=com.docker.compose.project=usdx-wexel", "--format",
+    out = subprocess.run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={STACK.project}", "--format",
                           '{{.Label "com.docker.compose.service"}} {{.ID}} {{.Label "io.usdx-sandbox.release"}}'],
                          capture_output=True, text=True, check=True).stdout
     found = {}
@@ -89,7 +91,7 @@ def test_bad_deploy_breaks_the_marketplace_only_and_clear_rolls_back(sandbox_fau
     assert _subjects()[0] == f"deploy indexer {BAD} (was {GOOD})"
 
     # What changed recently, as the triage reads it: the deploy commit and the indexer's new container.
-    deployment = module_runner("deployment_info", {"repo_path": str(DEPLOY_DIR), "project_name": "usdx-wexel"}).result
+    deployment = module_runner("deployment_info", {"repo_path": str(DEPLOY_DIR), "project_name": STACK.project}).result
     assert not deployment.get("failed"), deployment.get("msg")
     kinds = {(c["kind"], c["name"]): c["description"] for c in deployment["recent_changes"]}
     assert any(kind == "commit" and desc.startswith(f"deploy indexer {BAD} (was {GOOD})") for (kind, _name), desc in kinds.items()), kinds

@@ -29,6 +29,7 @@ import psycopg2
 import pytest
 
 from playbook_run import REPO, PlaybookRun, run_playbook  # noqa: E402
+from sandbox_stack import STACK  # noqa: E402
 
 # Not imported from conftest.py: "conftest" may name tests/unit/conftest.py when both trees are collected.
 if str(REPO / "build" / "collections") not in sys.path:
@@ -38,13 +39,13 @@ from ansible_collections.usdx.incident.plugins.module_utils import _response_sta
 pytestmark = pytest.mark.sandbox
 
 P0_PLAYBOOK = REPO / "playbooks" / "p0_critical.yml"
-PROJECT = "usdx-wexel"
+PROJECT = STACK.project
 HOST = "sandbox"
 P0_STEPS = [sid for sid, _title, _deadline in _runbook.STEPS["P0"]]
 MAINTENANCE_KEY = "usdx:maintenance"
 OTHER_INCIDENT = "INC-2026-01-01-01"
 # What the sandbox's notification sink (sandbox/tools/notify_sink.py) received: the inventory's notifiers all go there.
-NOTIFY_LOG = REPO / "sandbox" / ".state" / "notify" / "received.jsonl"
+NOTIFY_LOG = STACK.state_dir / "notify" / "received.jsonl"
 # Seconds a session must be idle before the db_connections_exhausted role may terminate it (its default is minutes).
 DB_IDLE_THRESHOLD = 5
 

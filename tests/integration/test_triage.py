@@ -12,6 +12,8 @@ import sys
 import typing as t
 
 import pytest
+
+from sandbox_stack import STACK
 import yaml
 
 pytestmark = pytest.mark.sandbox
@@ -131,7 +133,7 @@ def test_triage_in_check_mode_reports_and_changes_nothing(sandbox_fault: t.Calla
     result = triage(since, "--check")
     assert result.findings["scenarios"][0]["scenario"] == "api_unavailable"
     assert "changed=0" in result.stdout
-    state = subprocess.run(["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "usdx-wexel-indexer-1"],
+    state = subprocess.run(["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", f"{STACK.project}-indexer-1"],
                            capture_output=True, text=True, check=True).stdout.split()
     assert state == ["exited", "137"], "triage must not start the indexer"
 

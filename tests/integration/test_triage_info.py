@@ -8,13 +8,12 @@ Run: .venv/bin/pytest -m sandbox tests/integration/test_triage_info.py
 
 from __future__ import annotations
 
-import pathlib
 import sys
 
 import pytest
 
-# Not imported from conftest.py: "conftest" may name tests/unit/conftest.py when both trees are collected.
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from sandbox_stack import REPO, STACK
+
 if str(REPO / "build" / "collections") not in sys.path:
     sys.path.insert(0, str(REPO / "build" / "collections"))
 from ansible_collections.usdx.incident.plugins.filter.scenarios import rank_scenarios  # noqa: E402
@@ -22,7 +21,7 @@ from ansible_collections.usdx.incident.plugins.filter.severity import severity  
 
 pytestmark = pytest.mark.sandbox
 
-DATA = REPO / "sandbox" / ".state" / "data"
+DATA = STACK.data_dir
 CHECKS = ["api", "webapp", "services", "logs", "postgres", "disk", "lag", "deployment", "users"]
 SERVICES = ["chain", "db", "indexer", "redis", "webapp"]
 

@@ -22,8 +22,10 @@ import uuid
 
 import pytest
 
+from sandbox_stack import STACK
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-LOG_DIR = REPO / "sandbox" / ".state" / "data" / "log"
+LOG_DIR = STACK.data_dir / "log"
 ACCESS_LOGS = [str(LOG_DIR / "webapp-access.log"), str(LOG_DIR / "indexer-access.log")]
 
 pytestmark = pytest.mark.sandbox
@@ -116,7 +118,7 @@ def test_an_api_that_does_not_answer_in_time_is_a_504(sandbox, healthy_sandbox, 
     """The indexer frozen (docker pause): the web app's proxy gives up after its 10 s timeout with 504."""
     webapp = f"http://127.0.0.1:{sandbox.get('USDX_WEBAPP_PORT', '3000')}"
     client = f"198.51.100.200-{uuid.uuid4().hex[:10]}"
-    container = subprocess.run(["docker", "compose", "-p", "usdx-wexel", "ps", "-q", "indexer"], capture_output=True,
+    container = subprocess.run(["docker", "compose", "-p", STACK.project, "ps", "-q", "indexer"], capture_output=True,
                                text=True, check=True, timeout=30).stdout.strip()
     since = iso_now()
     subprocess.run(["docker", "pause", container], check=True, capture_output=True, timeout=30)
