@@ -5,7 +5,8 @@
 # costs far more and tests nothing more), what the unit tests import, and molecule on the newest row.
 # With --integration, .venv-matrix/integration-X instead: what the integration tests and molecule run with
 # (the usdx-incident command, ansible-runner, pytest, molecule) on the row's ansible-core and collections, on
-# the dev venv's Python, the one the usdx-incident command is built for (make integration on the oldest row).
+# the newer of the dev venv's Python and the row's (make integration on the oldest row, integration-newest on the
+# newest: ansible-core 2.20 needs Python 3.12 on the controller).
 # A venv that already has its content is left alone.
 # Usage: scripts/matrix-venv.sh [--integration] CORE...   (e.g. 2.16 2.20; default: every row but main)
 # Env: MATRIX_PIP_TIMEOUT  seconds one pip call may take (default 600)
@@ -57,12 +58,18 @@ pyenv_python() {
 }
 
 build() {
-  local core=$1 name="$kind-$1" venv="$root/$kind-$1" python bundle core_version wheel stamp want
+  local core=$1 name="$kind-$1" venv="$root/$kind-$1" python row_python bundle core_version wheel stamp want
   bundle=$("$matrix" get "$core" ansible)
   core_version=$("$matrix" get "$core" ansible_core)
   local -a requirements=("ansible-core==$core_version")
   if [[ "$kind" == integration ]]; then
+    # The dev venv's Python, unless the release needs a newer one on the controller (2.20: 3.12).
     python=$(readlink -f "$dev_python")
+    row_python=$(pyenv_python "$("$matrix" python "$core")")
+    if "$row_python" -c 'import sys; raise SystemExit(sys.version_info[:2] <= tuple(map(int, sys.argv[1].split("."))))' \
+         "$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; then
+      python=$row_python
+    fi
     requirements+=("${integration_requirements[@]}")
   else
     python=$(pyenv_python "$("$matrix" python "$core")")

@@ -128,6 +128,7 @@ def bystanders() -> dict[str, tuple[str, str]]:
 
 # ------------------------------------------------------------------ check mode, then real runs
 
+@pytest.mark.newest
 def test_check_mode_then_fix_then_idempotent(sandbox_fault):
     """check (reports the start, changes nothing) -> real (starts the indexer) -> check -> real (no change)."""
     sandbox_fault("api-down")

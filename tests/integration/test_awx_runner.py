@@ -157,6 +157,7 @@ def container_starts(helpers: t.Any) -> dict[str, str]:
     return starts
 
 
+@pytest.mark.newest
 def test_triage_template_hands_its_verdict_on_as_artifacts(tmp_path, sandbox, sandbox_fault, helpers):
     sandbox_fault("api-down")
     job = run_awx_job(tmp_path, sandbox, "USDX triage", "triage")

@@ -101,6 +101,7 @@ def survivors(env: dict[str, str]) -> t.Iterator[dict[str, int]]:
         active.close()
 
 
+@pytest.mark.newest
 def test_exhausted_check_then_fix_then_idempotent(sandbox_fault, sandbox):
     env = sandbox
     with survivors(env) as keep:

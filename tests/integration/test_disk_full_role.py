@@ -122,6 +122,7 @@ def planted(sandbox_fault: t.Callable[[str], str]) -> t.Iterator[dict[str, pathl
         shutil.rmtree(paths["dir"], ignore_errors=True)
 
 
+@pytest.mark.newest
 def test_disk_full_check_mode_predicts_then_the_fix_frees_space_and_harms_nothing(planted: dict[str, pathlib.Path]) -> None:
     old_logs, old_backups = expected_old()
     before, free_before = snapshot(LOG, BACKUPS, planted["dir"]), free_bytes()

@@ -77,6 +77,7 @@ def indexed(env: dict[str, str]) -> tuple[dict[int, str], set[int]]:
         return blocks, {row[0] for row in cur.fetchall()}
 
 
+@pytest.mark.newest
 def test_lagging_check_then_fix_then_idempotent(sandbox_fault, sandbox):
     env = sandbox
     blocks_before, events_before = indexed(env)

@@ -54,6 +54,7 @@ def sandbox_secrets(sandbox: dict[str, str]) -> set[str]:
     return found
 
 
+@pytest.mark.newest
 def test_p0_chain_writes_the_post_mortem_without_a_secret(sandbox_fault, sandbox, secrets, tmp_path: pathlib.Path):
     sandbox_fault("db-connections")
     time.sleep(DB_IDLE_THRESHOLD + 1.5)

@@ -99,6 +99,7 @@ def cleared(sandbox, helpers) -> t.Iterator[dict[str, str]]:
     helpers.sandbox_sh("fault", "clear")
 
 
+@pytest.mark.newest
 def test_rollback_after_a_bad_deploy(cleared, helpers):
     helpers.sandbox_sh("fault", "bad-deploy")
     before = state()

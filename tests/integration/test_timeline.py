@@ -70,6 +70,7 @@ def assert_secret_nowhere(folder: pathlib.Path) -> None:
     assert [str(path) for path in files if SECRET in path.read_text(errors="replace")] == []
 
 
+@pytest.mark.newest
 def test_every_kind_of_task_field_by_field(tmp_path: pathlib.Path, env: dict[str, str]) -> None:
     log = tmp_path / "api.log"
     log.write_text(LOG_LINE + "\n")

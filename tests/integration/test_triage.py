@@ -49,6 +49,7 @@ def summary_lines(stdout: str) -> list[str]:
     return yaml.safe_load(task.split("=>", 1)[1])["msg"]
 
 
+@pytest.mark.newest
 def test_healthy_sandbox_is_p_nothing(healthy_sandbox: dict[str, str], triage: t.Callable[..., Triage], helpers: t.Any,
                                       secrets: list[str]) -> None:
     since = helpers.utc_now()
