@@ -136,6 +136,7 @@ def measure(scenario: Scenario, runs: int, incidents: Path, warm_up: bool) -> di
 
 
 def main() -> int:
+    os.environ.pop("USDX_SANDBOX_STACK", None)  # it measures the default stack, whose names it holds
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (default 3)")
     parser.add_argument("--scenario", action="append", help=f"one of {', '.join(SCENARIOS)} (repeatable; default all)")

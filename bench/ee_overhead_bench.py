@@ -35,8 +35,9 @@ sys.path.insert(0, str(TOP / "tests" / "ee"))
 sys.path.insert(0, str(TOP / "tests" / "integration"))
 import ee_job  # noqa: E402  # pylint: disable=wrong-import-position
 from conftest import read_sandbox_env  # noqa: E402  # pylint: disable=wrong-import-position
+from sandbox_stack import STACK  # noqa: E402  # pylint: disable=wrong-import-position
 
-STATE = TOP / "sandbox" / ".state"
+STATE = STACK.state_dir
 PLAYBOOK = "playbooks/triage.yml"
 TIMEOUT = 300
 
@@ -57,7 +58,7 @@ class Bench:
         self.count += 1
         ident = f"{'isolated' if isolated else 'host'}-{self.count}"
         pdd = ee_job.private_data_dir(self.root, ident, sandbox_env=self.sandbox_env, exposed=self.root / "exposed",
-                                      extravars={}, isolated=isolated, timeout=TIMEOUT)
+                                      extravars={}, isolated=isolated, timeout=TIMEOUT, stack=STACK.number)
         started = time.perf_counter()
         job = ee_job.run(pdd, PLAYBOOK, ident, image=self.image if isolated else None, timeout=TIMEOUT)
         elapsed = time.perf_counter() - started

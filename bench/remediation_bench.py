@@ -280,6 +280,7 @@ def measure(name: str, scenario: Scenario, runs: int) -> dict[str, list[float]]:
 
 
 def main() -> int:
+    os.environ.pop("USDX_SANDBOX_STACK", None)  # it measures the default stack, whose names it holds
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each (default 5)")
     parser.add_argument("--scenario", action="append", help=f"one of {', '.join(SCENARIOS)} (repeatable; default all)")

@@ -83,7 +83,7 @@ def exposed_dirs(exposed: pathlib.Path) -> dict[str, pathlib.Path]:
 
 
 def private_data_dir(root: pathlib.Path, ident: str, *, sandbox_env: t.Mapping[str, str], exposed: pathlib.Path,
-                     extravars: t.Mapping[str, t.Any], isolated: bool, timeout: int, stack: int = 0) -> pathlib.Path:
+                     extravars: t.Mapping[str, t.Any], isolated: bool, timeout: int, stack: int) -> pathlib.Path:
     """A private data dir laid out as AWX lays out a job's; isolated, env/settings carries the container's mounts.
     C(stack) is the sandbox stack, a host variable: the job's environment is AWX's, not the caller's."""
     pdd = root / f"pdd-{ident}"

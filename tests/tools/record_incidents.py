@@ -53,6 +53,9 @@ DB_IDLE_THRESHOLD = 5
 
 def _conftest() -> t.Any:
     """tests/integration/conftest.py: the sandbox helpers the integration tests use."""
+    # conftest imports sandbox_stack from its own directory, as pytest would let it.
+    if str(REPO / "tests" / "integration") not in sys.path:
+        sys.path.insert(0, str(REPO / "tests" / "integration"))
     spec = importlib.util.spec_from_file_location("integration_conftest", REPO / "tests" / "integration" / "conftest.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

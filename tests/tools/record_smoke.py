@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -39,7 +40,9 @@ from ansible_collections.usdx.incident.plugins.module_utils import _http, _smoke
 
 
 def sandbox_sh(*args: str) -> None:
-    subprocess.run([str(REPO / "sandbox" / "sandbox.sh"), *args], check=True, cwd=REPO, capture_output=True, timeout=600)
+    # The default stack, whose ports the recorded exchanges name, whatever USDX_SANDBOX_STACK says.
+    subprocess.run([str(REPO / "sandbox" / "sandbox.sh"), *args], check=True, cwd=REPO, capture_output=True, timeout=600,
+                   env={**os.environ, "USDX_SANDBOX_STACK": "0"})
 
 
 def record(state: str) -> dict[str, t.Any]:
