@@ -13,10 +13,10 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Where usdx-incident keeps the incident folders of the sandbox (gitignored), as the sandbox inventory does.
 export USDX_INCIDENTS_DIR := $(CURDIR)/build/incidents
-# The oldest and the newest supported ansible-core (tests/matrix/versions.yml), read on first use and then kept:
-# matrix.sh needs the venv, which `make setup` is still to build when make reads this file.
-MATRIX_OLDEST_CORE = $(eval MATRIX_OLDEST_CORE := $$(shell scripts/matrix.sh oldest))$(MATRIX_OLDEST_CORE)
-MATRIX_NEWEST_CORE = $(eval MATRIX_NEWEST_CORE := $$(shell scripts/matrix.sh newest))$(MATRIX_NEWEST_CORE)
+# The oldest and the newest supported ansible-core (tests/matrix/versions.yml), read on first use and then kept.
+# Recipes only: matrix.sh needs the venv, which `make setup` is still to build when make reads this file.
+MATRIX_OLDEST_CORE = $(eval MATRIX_OLDEST_CORE := $$(or $$(shell scripts/matrix.sh oldest),$$(error scripts/matrix.sh oldest printed nothing)))$(MATRIX_OLDEST_CORE)
+MATRIX_NEWEST_CORE = $(eval MATRIX_NEWEST_CORE := $$(or $$(shell scripts/matrix.sh newest),$$(error scripts/matrix.sh newest printed nothing)))$(MATRIX_NEWEST_CORE)
 
 .PHONY: help
 help: ## list the targets

@@ -58,17 +58,16 @@ pyenv_python() {
 }
 
 build() {
-  local core=$1 name="$kind-$1" venv="$root/$kind-$1" python row_python bundle core_version wheel stamp want
+  local core=$1 name="$kind-$1" venv="$root/$kind-$1" python row_version bundle core_version wheel stamp want
   bundle=$("$matrix" get "$core" ansible)
   core_version=$("$matrix" get "$core" ansible_core)
   local -a requirements=("ansible-core==$core_version")
   if [[ "$kind" == integration ]]; then
     # The dev venv's Python, unless the release needs a newer one on the controller (2.20: 3.12).
     python=$(readlink -f "$dev_python")
-    row_python=$(pyenv_python "$("$matrix" python "$core")")
-    if "$row_python" -c 'import sys; raise SystemExit(sys.version_info[:2] <= tuple(map(int, sys.argv[1].split("."))))' \
-         "$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; then
-      python=$row_python
+    row_version=$("$matrix" python "$core")
+    if "$python" -c 'import sys; raise SystemExit(tuple(map(int, sys.argv[1].split("."))) <= sys.version_info[:2])' "$row_version"; then
+      python=$(pyenv_python "$row_version")
     fi
     requirements+=("${integration_requirements[@]}")
   else
