@@ -4,8 +4,8 @@
 """The sandbox stack this test session runs against, as sandbox.sh and the sandbox inventory lay it out.
 
 The default stack (project usdx-wexel) unless USDX_SANDBOX_STACK names a fleet stack (1..8: project usdx-wexel-N,
-state in sandbox/.state/stacks/N, every port + 10*N): make integration runs two sessions side by side, on the
-default stack and on a fleet stack. Not in conftest.py: "conftest" may name tests/unit/conftest.py when both trees
+state in sandbox/.state/stacks/N, every port + 10*N): `USDX_SANDBOX_STACK=N make integration` runs the session on
+fleet stack N. Not in conftest.py: "conftest" may name tests/unit/conftest.py when both trees
 are collected, and the test files import this.
 """
 

@@ -17,9 +17,9 @@ import time
 import typing as t
 
 import pytest
+import yaml
 
 from sandbox_stack import REPO, STACK
-import yaml
 
 pytestmark = pytest.mark.sandbox
 

@@ -21,9 +21,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 
 from sandbox_stack import REPO, STACK
-import yaml
 
 pytestmark = pytest.mark.sandbox
 

@@ -10,7 +10,6 @@ Fixtures come from conftest.py: every fault injected through `sandbox_fault` is 
 from __future__ import annotations
 
 import json
-import pathlib
 import subprocess
 import urllib.error
 import urllib.request
@@ -19,7 +18,6 @@ import pytest
 
 from sandbox_stack import STACK
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 STATE_DIR = STACK.state_dir
 DEPLOY_DIR = STATE_DIR / "deploy"
 ENV_FILE = STATE_DIR / "sandbox.env"

@@ -12,9 +12,9 @@ import sys
 import typing as t
 
 import pytest
+import yaml
 
 from sandbox_stack import STACK
-import yaml
 
 pytestmark = pytest.mark.sandbox
 

@@ -24,7 +24,6 @@ import pytest
 
 from sandbox_stack import STACK
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 LOG_DIR = STACK.data_dir / "log"
 ACCESS_LOGS = [str(LOG_DIR / "webapp-access.log"), str(LOG_DIR / "indexer-access.log")]
 
