@@ -104,8 +104,12 @@ def _pump(proc: subprocess.Popen[bytes], data: bytes | None, deadline: float, ca
                 return [bytes(b) for b in buffers], True, truncated
             events = selector.select(min(remaining, _EXIT_POLL * 10))
             if not events and _exited_unreaped(proc):
-                # The command is gone but something it started keeps the pipes open: what it printed is all there is.
-                break
+                # The command is gone. What it printed between the wait above and its exit is still in the pipes
+                # (a loaded machine may deschedule this reader for that moment): read it without waiting. Nothing
+                # there: something it started keeps the pipes open, and what it printed is all there is.
+                events = selector.select(0)
+                if not events:
+                    break
             for key, _events in events:
                 if key.data == -1:
                     try:

@@ -89,6 +89,20 @@ def test_a_background_child_left_by_a_finished_command_is_killed(marker):
     assert _still_running(marker) == []
 
 
+def test_output_written_just_before_the_exit_is_kept(monkeypatch):
+    """A wait for output that ends empty just before the command prints and exits (a loaded machine descheduling the
+    reader for that moment) must still read what the command printed: docker ps answered "no container" so."""
+    exited = _proc._exited_unreaped
+
+    def descheduled_until_exit(proc):
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # the command prints and exits meanwhile
+        return exited(proc)
+
+    monkeypatch.setattr(_proc, "_exited_unreaped", descheduled_until_exit)
+    done = run(["sh", "-c", "sleep 0.3; echo container-id"])
+    assert (done.rc, done.out, done.timed_out) == (0, "container-id\n", False)
+
+
 def test_kill_all_ends_commands_of_other_threads(marker):
     results = []
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)", marker]
