@@ -95,7 +95,10 @@ def test_output_written_just_before_the_exit_is_kept(monkeypatch):
     exited = _proc._exited_unreaped
 
     def descheduled_until_exit(proc):
-        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # the command prints and exits meanwhile
+        # The command prints and exits meanwhile; polled, so a command that never exits fails the test, not hangs it.
+        deadline = time.monotonic() + 10
+        while not exited(proc) and time.monotonic() < deadline:
+            time.sleep(0.01)
         return exited(proc)
 
     monkeypatch.setattr(_proc, "_exited_unreaped", descheduled_until_exit)
