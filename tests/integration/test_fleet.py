@@ -19,13 +19,12 @@ import typing as t
 
 import pytest
 
-# The session's stack (tests/integration/conftest.py reads the same variable): the fleet test needs the default one.
-SESSION_STACK = os.environ.get("USDX_SANDBOX_STACK") or "0"
-SKIP_REASON = f"the fleet test runs in a session on the default stack (USDX_SANDBOX_STACK={SESSION_STACK})"
-pytestmark = [pytest.mark.sandbox, pytest.mark.fleet, pytest.mark.skipif(SESSION_STACK != "0", reason=SKIP_REASON)]
+from sandbox_stack import REPO, STACK, Stack
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-ROOT_STATE = REPO / "sandbox" / ".state"
+SKIP_REASON = f"the fleet test runs in a session on the default stack (USDX_SANDBOX_STACK={STACK.number})"
+pytestmark = [pytest.mark.sandbox, pytest.mark.fleet, pytest.mark.skipif(STACK.number != 0, reason=SKIP_REASON)]
+
+ROOT_STATE = Stack.of(0).state_dir
 FLEET_INVENTORY = REPO / "inventories" / "sandbox-fleet"
 STACKS = (1, 2, 3)
 LIMIT = ",".join(f"stack{n}" for n in STACKS)
@@ -35,7 +34,7 @@ STACK_LABEL = "io.usdx-sandbox.stack"
 
 
 def project(number: int) -> str:
-    return "usdx-wexel" if number == 0 else f"usdx-wexel-{number}"
+    return Stack.of(number).project
 
 
 def docker(*args: str) -> str:

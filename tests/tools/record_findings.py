@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import importlib.util
 import json
 import os
 import pathlib
@@ -25,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import typing as t
+
+import integration_conftest  # tests/tools, this script's directory
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OUT = REPO / "tests" / "unit" / "fixtures" / "findings"
@@ -44,17 +45,6 @@ STATES: dict[str, tuple[str, ...]] = {
 # Keys of the triage's document that are not check results.
 DROPPED = ("timings", "severity", "scenarios", "data_at_risk")
 PLAYBOOK_TIMEOUT = 300
-
-
-def _conftest() -> t.Any:
-    """tests/integration/conftest.py: the sandbox helpers the integration tests use."""
-    # conftest imports sandbox_stack from its own directory, as pytest would let it.
-    if str(REPO / "tests" / "integration") not in sys.path:
-        sys.path.insert(0, str(REPO / "tests" / "integration"))
-    spec = importlib.util.spec_from_file_location("integration_conftest", REPO / "tests" / "integration" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def triage(helpers: t.Any, since: str) -> dict[str, t.Any]:
@@ -95,7 +85,7 @@ def main(argv: list[str]) -> int:
     unknown = [state for state in states if state not in STATES]
     if unknown:
         parser.error(f"unknown state {unknown[0]!r} (accepted: {', '.join(STATES)})")
-    helpers = _conftest()
+    helpers = integration_conftest.load()
     env = helpers.read_sandbox_env()
     secrets = [(name, env.get(name, default)) for name, default in helpers.SECRETS_DEFAULTS.items()]
     OUT.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import datetime
 import fcntl
-import importlib.util
 import json
 import os
 import pathlib
@@ -42,6 +41,8 @@ from ansible_collections.usdx.incident.plugins.filter.scenarios import rank_scen
 from ansible_collections.usdx.incident.plugins.filter.severity import severity  # noqa: E402
 from ansible_collections.usdx.incident.plugins.plugin_utils import _chain  # noqa: E402
 
+import integration_conftest  # noqa: E402  # tests/tools, this script's directory
+
 OUT = REPO / "tests" / "unit" / "fixtures" / "incidents"
 NEUTRAL = "/var/lib/usdx-incident/incidents"
 HOSTILE = 'ERROR [api] bad request body: {{ 7*7 }} {% if true %}evaluated{% endif %} <script>alert("pm")</script>'
@@ -49,17 +50,6 @@ KEPT = ("incident.json", "hosts/sandbox.json", "findings/sandbox.json", "verify/
 PLAYBOOK_TIMEOUT = 600
 # Seconds the reconciler's sessions must be idle before db_connections_exhausted may end them (as the chain tests).
 DB_IDLE_THRESHOLD = 5
-
-
-def _conftest() -> t.Any:
-    """tests/integration/conftest.py: the sandbox helpers the integration tests use."""
-    # conftest imports sandbox_stack from its own directory, as pytest would let it.
-    if str(REPO / "tests" / "integration") not in sys.path:
-        sys.path.insert(0, str(REPO / "tests" / "integration"))
-    spec = importlib.util.spec_from_file_location("integration_conftest", REPO / "tests" / "integration" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def p0_chain(helpers: t.Any, fault: str, work: pathlib.Path) -> pathlib.Path:
@@ -190,7 +180,7 @@ def killed_story(folder: pathlib.Path, dest: pathlib.Path) -> None:
 
 
 def main() -> int:
-    helpers = _conftest()
+    helpers = integration_conftest.load()
     env = helpers.read_sandbox_env()
     secrets = [value for name, value in env.items() if "PASSWORD" in name and value]
     helpers.STATE_DIR.mkdir(parents=True, exist_ok=True)
