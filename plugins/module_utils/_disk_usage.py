@@ -27,6 +27,7 @@ from ansible_collections.usdx.incident.plugins.module_utils._disk import (
 )
 from ansible_collections.usdx.incident.plugins.module_utils._docker import DockerCli, DockerError
 from ansible_collections.usdx.incident.plugins.module_utils._errors import OptionError
+from ansible_collections.usdx.incident.plugins.module_utils._shared_reading import shared_reading
 
 # The engine runs one disk-usage operation at a time and refuses another at once with this error: several stacks
 # triaged side by side on one engine (a fleet) ask together. The running one answers within a second or so, so the
@@ -42,8 +43,21 @@ SCAN_SECONDS = 20.0
 DEADLINE_MARGIN = 1.0
 
 
-def system_df(client: DockerCli) -> str:
-    """C(docker system df --format '{{json .}}')'s output, repeated while the engine is busy with another's (DF_BUSY)."""
+def system_df(client: DockerCli, shared_dir: str | None = None) -> tuple[str, bool]:
+    """(C(docker system df --format '{{json .}}')'s output, whether another module's reading was used).
+
+    The modules of this host that ask one engine together share one reading that started after each asked
+    (module_utils/_shared_reading): a fleet's eight triages would otherwise queue eight.
+    """
+    give_up = time.monotonic() + DF_BUSY_SECONDS
+    if client.deadline is not None:
+        give_up = min(give_up, client.deadline)
+    engine = "\0".join([client.docker, os.environ.get("DOCKER_HOST", ""), os.environ.get("DOCKER_CONTEXT", "")])
+    return shared_reading("docker system df\0" + engine, lambda: _system_df_retrying(client), give_up, shared_dir)
+
+
+def _system_df_retrying(client: DockerCli) -> str:
+    """C(docker system df)'s output, repeated while the engine is busy with another's (DF_BUSY)."""
     give_up = time.monotonic() + DF_BUSY_SECONDS
     while True:
         try:
@@ -154,14 +168,14 @@ class DiskUsage:
     def docker(self) -> dict[str, t.Any] | None:
         if not self.params["docker"]:
             return None
-        result: dict[str, t.Any] = {"available": False, "error": None, "reclaimable_bytes": 0}
+        result: dict[str, t.Any] = {"available": False, "shared": False, "error": None, "reclaimable_bytes": 0}
         result.update({kind: None for kind in DOCKER_KINDS})
         if not self.module.get_bin_path(self.params["docker_cli"]):
             result["error"] = f"docker CLI {self.params['docker_cli']!r} not found"
             return result
         client = DockerCli(self.module, docker_cli=self.params["docker_cli"], project_name=self.params["project_name"])
         try:
-            out = system_df(client)
+            out, result["shared"] = system_df(client)
             kinds = parse_docker_df_summary(json.loads(line) for line in out.splitlines() if line.strip())
         except DockerError as exc:
             result["error"] = str(exc)

@@ -19,6 +19,10 @@ description:
     is old, so that a later clean-up can keep it.
   - Lists the O(largest) largest files found under O(paths), staying on the filesystem of each path.
   - With O(docker=true), reports the space C(docker system df) says is reclaimable, per kind; nothing is pruned.
+    The engine computes one C(docker system df) at a time, so the modules of one host asking the same engine at the
+    same time (a fleet triaged side by side) take turns and share one reading, which must have started after the
+    module asked (see RV(docker.shared)); the readings are kept in a directory of the user's own under the
+    temporary directory (C(usdx-incident-UID), mode 0700).
   - Scans never follow symbolic links (links are skipped), so they never leave the scanned directories.
     Unreadable directories and files that vanish during a scan are reported in C(errors), not raised.
 author:
@@ -390,6 +394,13 @@ docker:
       description: Whether C(docker system df) answered.
       type: bool
       sample: true
+    shared:
+      description:
+        - Whether the answer is another module's on this host that asked the same engine at the same time (a fleet
+          triaged side by side). The engine computes one at a time, so they take turns and share one reading.
+        - A shared reading always started after this module asked for it.
+      type: bool
+      sample: false
     error:
       description: Why not, V(null) when it did.
       type: str

@@ -21,6 +21,14 @@ if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
 
+@pytest.fixture(autouse=True)
+def private_shared_readings(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    """Each test keeps its shared readings (module_utils/_shared_reading) to itself: the unit tests of several
+    releases run side by side (make checks), and one's fake docker system df must never answer another's."""
+    from ansible_collections.usdx.incident.plugins.module_utils import _shared_reading
+    monkeypatch.setattr(_shared_reading, "default_directory", lambda: str(tmp_path / "shared-readings"))
+
+
 @pytest.fixture
 def fixture_text() -> t.Callable[[str], str]:
     """Text of a recorded output under tests/unit/fixtures/."""
