@@ -43,7 +43,7 @@ SCAN_SECONDS = 20.0
 DEADLINE_MARGIN = 1.0
 
 
-def system_df(client: DockerCli, shared_dir: str | None = None) -> tuple[str, bool]:
+def system_df(client: DockerCli) -> tuple[str, bool]:
     """(C(docker system df --format '{{json .}}')'s output, whether another module's reading was used).
 
     The modules of this host that ask one engine together share one reading that started after each asked
@@ -53,7 +53,7 @@ def system_df(client: DockerCli, shared_dir: str | None = None) -> tuple[str, bo
     if client.deadline is not None:
         give_up = min(give_up, client.deadline)
     engine = "\0".join([client.docker, os.environ.get("DOCKER_HOST", ""), os.environ.get("DOCKER_CONTEXT", "")])
-    return shared_reading("docker system df\0" + engine, lambda: _system_df_retrying(client), give_up, shared_dir)
+    return shared_reading("docker system df\0" + engine, lambda: _system_df_retrying(client), give_up)
 
 
 def _system_df_retrying(client: DockerCli) -> str:

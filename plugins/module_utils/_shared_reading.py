@@ -56,7 +56,7 @@ def _lock(handle: t.IO[str], deadline: float) -> bool:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
-            if now() + LOCK_POLL >= deadline:
+            if time.monotonic() + LOCK_POLL >= deadline:
                 return False
             time.sleep(LOCK_POLL)
 
@@ -89,7 +89,8 @@ def _keep(path: str, started: float, reading: str) -> None:
 def shared_reading(key: str, read: t.Callable[[], str], deadline: float, directory: str | None = None) -> tuple[str, bool]:
     """(reading, whether it was another caller's) of read(), shared among the callers that ask for `key` together.
 
-    `deadline` is on now()'s clock; read() keeps its own. An exception of read() reaches the caller and keeps nothing.
+    `deadline` (time.monotonic()) bounds the wait for the lock; read() keeps its own. An exception of read() reaches
+    the caller and keeps nothing.
     """
     asked = now()
     directory = directory or default_directory()
