@@ -647,7 +647,9 @@ cmd_fleet_up() {
   # shellcheck disable=SC2046  # one argument per stack number
   fleet_run up "$left" $(seq 1 "$count")
   echo "fleet up in $((SECONDS - start))s: stacks 1 to $count"
-  cmd_fleet_status
+  # Only the stacks just brought up: another fleet stack may be mid-fault in someone else's hands.
+  # shellcheck disable=SC2046  # one argument per stack number
+  cmd_fleet_status $(seq 1 "$count")
 }
 
 # the fleet stacks that exist: a state directory with an env file, or containers of their project
@@ -661,10 +663,12 @@ fleet_existing() {
   done
 }
 
+# cmd_fleet_status [N...]: the given fleet stacks, or every one that exists; fails if an indexer is not healthy
 cmd_fleet_status() {
-  local n code running healthy rc=0 any=""
-  for n in $(fleet_existing); do
-    any=1
+  local n code running healthy rc=0 stacks=("$@")
+  if ((${#stacks[@]} == 0)); then mapfile -t stacks < <(fleet_existing); fi
+  if ((${#stacks[@]} == 0)); then echo "no fleet stack is up"; return 0; fi
+  for n in "${stacks[@]}"; do
     running="$(docker ps -q --filter "label=com.docker.compose.project=$FLEET_PROJECT_PREFIX$n" | wc -l)"
     healthy="$(docker ps -q --filter "label=com.docker.compose.project=$FLEET_PROJECT_PREFIX$n" \
                  --filter health=healthy | wc -l)"
@@ -673,7 +677,6 @@ cmd_fleet_status() {
          "indexer /health ${code:-000}, webapp http://127.0.0.1:$((BASE_PORTS[USDX_WEBAPP_PORT] + 10 * n))"
     [[ "$code" == 200 ]] || rc=1
   done
-  [[ -n "$any" ]] || echo "no fleet stack is up"
   return "$rc"
 }
 
